@@ -303,7 +303,9 @@ def _parse_text(text: str) -> Any:
         tree = ast.parse(stripped, mode="eval").body
     except SyntaxError as exc:
         raise GenotypeError(f"text: malformed genotype text ({exc.msg}): {stripped[:80]!r}") from None
-    if not (isinstance(tree, ast.Call) and isinstance(tree.func, (ast.Name, ast.Attribute))):
+    func = getattr(tree, "func", None)
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    if not (isinstance(tree, ast.Call) and name == "Genotype"):
         raise GenotypeError(
             f"text: expected 'Genotype(normal=..., normal_concat=..., reduce=..., "
             f"reduce_concat=...)' or JSON, got {stripped[:80]!r}"
