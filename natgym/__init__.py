@@ -2,12 +2,16 @@
 
 Public names: :data:`OPS`, :class:`Genotype`, :class:`Cell`, :class:`GenotypeError`,
 :class:`InvalidActionError`; modules :mod:`natgym.transitions`, :mod:`natgym.cost`,
-:mod:`natgym.zoo`, :mod:`natgym.graph`.
+:mod:`natgym.zoo`, :mod:`natgym.graph`, :mod:`natgym.network` (stand-alone DARTS network),
+:mod:`natgym.final` (from-scratch training, ``natgym evaluate``).
 """
 
+from natgym.envs import register_envs
 from natgym.errors import ConfigError, GenotypeError, InvalidActionError
 from natgym.genotype import Cell, Genotype
 from natgym.space import OPS
+
+register_envs()  # NAT-Cell-v0, NAT-CellSeq-v0 (see natgym.envs); imports no torch
 
 __version__ = "0.1.0"
 __all__ = ["OPS", "Cell", "ConfigError", "Genotype", "GenotypeError", "InvalidActionError"]

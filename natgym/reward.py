@@ -6,12 +6,26 @@ Python scoring function (handy for tests and toy problems).
 
 from __future__ import annotations
 
+import os
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from natgym.errors import ConfigError
 from natgym.genotype import Genotype
+
+if TYPE_CHECKING:
+    import torch
+
+    from natgym.data import Dataset, Split
+    from natgym.supernet import Supernet
+    from natgym.supernet.train import TrainConfig
+
+MODES: tuple[str, ...] = ("fixed", "minibatch")
+"""Image-subset modes of :class:`SupernetEvaluator`."""
 
 
 class Evaluator(ABC):
@@ -53,3 +67,287 @@ class FunctionEvaluator(Evaluator):
         self.queries += len(genotypes)
         self.evaluations += len(genotypes)
         return np.array([float(self.fn(g)) for g in genotypes], dtype=np.float64)
+
+
+class SupernetEvaluator(Evaluator):
+    """Top-1 accuracy of genotypes according to a weight-sharing supernet, on reward-split images.
+
+    * ``mode="fixed"`` (default, deterministic): every call scores on the same ``batch_size``
+      images of the policy (reward) split, chosen once from ``seed``. ``mode="minibatch"`` (the
+      paper's mode): each call draws a fresh random minibatch. Either way all genotypes of one call
+      -- so the before/after pair of :meth:`reward` -- are scored on the same images.
+    * The reward split lives on the device; all genotypes of a call run in one batched forward
+      (at most ``max_genotypes`` at a time) under inference mode, channels-last, bf16 autocast on
+      CUDA. Identical genotypes in a call are computed once.
+    * Accuracies are cached by (genotype, supernet ``version``, image subset); in minibatch mode
+      a subset is never reused, so only repeats within a call hit.
+    * :meth:`train_weights` trains w for some SGD steps on uniformly sampled architectures
+      (the paper's alternation) and bumps ``version``, so stale cache entries are never reused.
+      With ``cotrain=True`` the evaluator does this by itself: ``cotrain_steps`` steps after every
+      ``cotrain_every`` calls to :meth:`accuracy`. (A trainer that calls :meth:`train_weights`
+      itself should leave ``cotrain`` off.)
+
+    ``deterministic`` is true only in fixed mode without co-training. ``steps`` is the number of
+    intermediate nodes per cell the supernet supports; ``dataset`` the dataset's name.
+    """
+
+    def __init__(
+        self,
+        model: Supernet,
+        data: Dataset,
+        train_config: TrainConfig | None = None,
+        mode: str = "fixed",
+        batch_size: int = 64,
+        device: str | torch.device = "auto",
+        seed: int = 0,
+        cotrain: bool = False,
+        cotrain_steps: int = 1,
+        cotrain_every: int = 1,
+        max_genotypes: int = 64,
+        cache_size: int = 200_000,
+    ) -> None:
+        super().__init__()
+        import torch
+
+        from natgym.supernet.train import default_config, resolve_device
+
+        if mode not in MODES:
+            raise ConfigError(f"mode: unknown evaluator mode {mode!r}; allowed: {', '.join(MODES)}")
+        for name, value in (
+            ("batch_size", batch_size),
+            ("cotrain_steps", cotrain_steps),
+            ("cotrain_every", cotrain_every),
+            ("max_genotypes", max_genotypes),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+        if batch_size > len(data.policy):
+            raise ConfigError(
+                f"batch_size: {batch_size} is more than the {len(data.policy)} images of the policy split"
+            )
+        self.device = resolve_device(device)
+        self.model = model.to(self.device, memory_format=torch.channels_last).eval()
+        self.data = data
+        self.dataset = data.name
+        self.steps = model.config.steps
+        self.train_config = train_config or default_config(data.name)
+        self.mode, self.batch_size, self.seed = mode, batch_size, int(seed)
+        self.cotrain, self.cotrain_steps, self.cotrain_every = bool(cotrain), cotrain_steps, cotrain_every
+        self.max_genotypes, self.cache_size = max_genotypes, cache_size
+        self.deterministic = mode == "fixed" and not self.cotrain
+        self.version = 0
+        self.calls = 0
+        self._cache: dict[tuple, float] = {}
+        self._trainer = None
+        self._images = self._to_device(data.policy.images)
+        self._labels = data.policy.labels.to(self.device)
+        self._generator = torch.Generator().manual_seed(self.seed)
+        order = torch.randperm(len(data.policy), generator=torch.Generator().manual_seed(self.seed))
+        self._fixed = order[:batch_size].to(self.device)
+
+    # ------------------------------------------------------------------ scoring
+    def accuracy(self, genotypes: Sequence[Genotype]) -> np.ndarray:
+        """Accuracy of each genotype on this call's images (float64 array, same order)."""
+        genotypes = self.model.check(genotypes)
+        self.queries += len(genotypes)
+        if self.mode == "fixed":
+            subset, index = ("fixed", self.seed, self.batch_size), self._fixed
+        else:
+            import torch
+
+            subset = None
+            index = torch.randperm(len(self._labels), generator=self._generator)[: self.batch_size]
+            index = index.to(self.device)
+        out = np.empty(len(genotypes), dtype=np.float64)
+        todo: dict[Genotype, list[int]] = {}
+        for i, genotype in enumerate(genotypes):
+            hit = self._cache.get((genotype, self.version, subset)) if subset is not None else None
+            if hit is None:
+                todo.setdefault(genotype, []).append(i)
+            else:
+                out[i] = hit
+        if todo:
+            unique = list(todo)
+            acc = self._score(unique, self._images[index], self._labels[index])
+            self.evaluations += len(unique)
+            for genotype, value in zip(unique, acc):
+                out[todo[genotype]] = value
+                if subset is not None:
+                    self._cache[(genotype, self.version, subset)] = float(value)
+            if len(self._cache) > self.cache_size:
+                for key in list(self._cache)[: len(self._cache) // 2]:
+                    del self._cache[key]
+        self.calls += 1
+        if self.cotrain and self.calls % self.cotrain_every == 0:
+            self.train_weights(self.cotrain_steps)
+        return out
+
+    def accuracy_on(self, genotypes: Sequence[Genotype], split: str = "policy") -> np.ndarray:
+        """Accuracy averaged over a whole split (``train``, ``policy`` or ``test``), scored in
+        consecutive batches of ``batch_size`` images (the last one may be smaller). Not cached and
+        not counted in ``queries``."""
+        if split not in ("train", "policy", "test"):
+            raise ConfigError(f"split: unknown split {split!r}; allowed: train, policy, test")
+        genotypes = self.model.check(genotypes)
+        part: Split = getattr(self.data, split)
+        images, labels = self._to_device(part.images), part.labels.to(self.device)
+        correct = np.zeros(len(genotypes))
+        for start in range(0, len(labels), self.batch_size):
+            stop = min(start + self.batch_size, len(labels))
+            correct += self._score(genotypes, images[start:stop], labels[start:stop]) * (stop - start)
+        return correct / len(labels)
+
+    def _score(self, genotypes: list[Genotype], images: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
+        import torch
+
+        cuda = self.device.type == "cuda"
+        parts = []
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            for start in range(0, len(genotypes), self.max_genotypes):
+                logits = self.model(images, genotypes[start : start + self.max_genotypes])
+                parts.append((logits.argmax(-1) == labels).float().mean(-1))
+        return torch.cat(parts).double().cpu().numpy()
+
+    def _to_device(self, images: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        return images.to(self.device).contiguous(memory_format=torch.channels_last)
+
+    # ------------------------------------------------------------------ co-training
+    def train_weights(self, steps: int) -> None:
+        """Train the supernet weights for ``steps`` SGD steps (uniformly sampled architectures,
+        the supernet's training configuration) and bump ``version``, invalidating the cache."""
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ConfigError(f"steps: expected a non-negative integer, got {steps!r}")
+        trainer = self._get_trainer()
+        for _ in range(steps):
+            trainer.step()
+        self.model.eval()
+        if steps:
+            self.version += 1
+            self._cache.clear()
+
+    def _get_trainer(self) -> Any:
+        if self._trainer is None:
+            from natgym.supernet.train import Trainer
+
+            self._trainer = Trainer(self.model, self.data, self.train_config, self.device)
+            self._trainer.reseed(self.train_config.epochs + self.seed)
+        return self._trainer
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that changes while co-training (weights, optimiser, version, random state),
+        as a copy."""
+        import copy
+
+        trainer = self._get_trainer()
+        return {
+            "trainer": copy.deepcopy(trainer.state()),
+            "trainer_generator": trainer.generator.get_state(),
+            "trainer_rng": trainer.rng.bit_generator.state,
+            "version": self.version,
+            "calls": self.calls,
+            "generator": self._generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        trainer = self._get_trainer()
+        trainer.load_state(state["trainer"])
+        trainer.generator.set_state(state["trainer_generator"])
+        trainer.rng.bit_generator.state = state["trainer_rng"]
+        self.version, self.calls = state["version"], state["calls"]
+        self._generator.set_state(state["generator"])
+        self._cache.clear()
+        self.model.eval()
+
+
+def load_evaluator(
+    dataset: str = "digits",
+    preset: str | None = None,
+    device: str = "auto",
+    supernet: str | os.PathLike | None = None,
+    mode: str = "fixed",
+    cotrain: bool = False,
+    seed: int = 0,
+    data_root: str | None = None,
+    progress: bool = True,
+    **kwargs: Any,
+) -> SupernetEvaluator:
+    """A :class:`SupernetEvaluator` for ``dataset`` (``preset``: the supernet size, default the
+    dataset's own).
+
+    Without ``supernet`` the default supernet for (dataset, preset, seed) is loaded from the cache
+    (:func:`natgym.supernet.train.cache_dir`), trained first -- with a progress bar -- if this
+    machine has not trained it yet. ``supernet`` is a checkpoint path written by
+    ``natgym train-supernet``; its own dataset and preset are used (a warning names a different
+    ``dataset``). The data split uses the supernet's training seed, so the reward images are never
+    ones it was trained on. Other keyword arguments go to :class:`SupernetEvaluator`
+    (``batch_size``, ``cotrain_steps``, ...).
+    """
+    from natgym.data import load_dataset
+    from natgym.supernet.train import cached_supernet, default_config, load_supernet, resolve_device
+
+    if mode not in MODES:
+        raise ConfigError(f"mode: unknown evaluator mode {mode!r}; allowed: {', '.join(MODES)}")
+    dev = resolve_device(device)
+    if supernet is None:
+        path = cached_supernet(
+            default_config(dataset, preset, seed=seed), dev, data_root=data_root, progress=progress
+        )
+    else:
+        path = supernet
+    model, meta = load_supernet(path, dev)
+    config = meta["config"]
+    if supernet is not None and dataset != config.dataset:
+        warnings.warn(
+            f"dataset: the supernet {os.fspath(path)} was trained on {config.dataset!r}; using that "
+            f"instead of {dataset!r}",
+            stacklevel=2,
+        )
+    data = load_dataset(config.dataset, data_root, config.seed)
+    return SupernetEvaluator(model, data, config, mode=mode, device=dev, seed=seed, cotrain=cotrain, **kwargs)
+
+
+def ranking_check(
+    evaluator: SupernetEvaluator, samples: int = 20, repeats: int = 10, seed: int = 0
+) -> dict[str, float]:
+    """How sensibly a supernet ranks architectures, on the evaluator's policy split.
+
+    Scores, averaged over the whole split: the all-null cell pair, all-``conv_3x3`` cells (on the
+    topologies of the first 5 samples) and ``samples`` uniformly sampled architectures. The
+    evaluation noise is the standard deviation of one architecture's accuracy over ``repeats``
+    random minibatches of ``batch_size`` images (averaged over the sampled architectures): the
+    noise of one paper-mode reward query. Returns ``null``, ``conv``, ``random_mean``,
+    ``random_std``, ``random_min``, ``random_max``, ``noise_std`` and ``spread_over_noise``
+    (``random_std / noise_std``).
+    """
+    import torch
+
+    from natgym import zoo
+
+    rng = np.random.default_rng(seed)
+    randoms = [zoo.sample(rng, evaluator.steps) for _ in range(samples)]
+    edges = 2 * evaluator.steps
+    null = randoms[0].with_ops(["null"] * edges, ["null"] * edges)
+    convs = [g.with_ops(["conv_3x3"] * edges, ["conv_3x3"] * edges) for g in randoms[:5]]
+    full = evaluator.accuracy_on([null, *convs, *randoms])
+    rand = full[1 + len(convs) :]
+    images = evaluator._to_device(evaluator.data.policy.images)
+    labels = evaluator.data.policy.labels.to(evaluator.device)
+    generator = torch.Generator().manual_seed(seed)
+    draws = []
+    for _ in range(repeats):
+        index = torch.randperm(len(labels), generator=generator)[: evaluator.batch_size].to(evaluator.device)
+        draws.append(evaluator._score(randoms, images[index], labels[index]))
+    noise = float(np.mean(np.std(np.array(draws), axis=0)))
+    return {
+        "null": float(full[0]),
+        "conv": float(np.mean(full[1 : 1 + len(convs)])),
+        "random_mean": float(rand.mean()),
+        "random_std": float(rand.std()),
+        "random_min": float(rand.min()),
+        "random_max": float(rand.max()),
+        "noise_std": noise,
+        "spread_over_noise": float(rand.std() / noise) if noise > 0 else float("inf"),
+    }

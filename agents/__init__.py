@@ -1,0 +1,1 @@
+"""Agents that solve natgym environments (depend on natgym, never the other way round)."""

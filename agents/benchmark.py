@@ -1,0 +1,497 @@
+"""The multi-seed comparison of agents on one env configuration (``natgym bench``,
+``benchmarks/compare.py``).
+
+Every (agent, seed) run optimises the transformation of one fixed input architecture (``arch``)
+on ``NAT-Cell-v0`` (DQN: ``NAT-CellSeq-v0``) with the same supernet evaluator, and stops once it
+has spent ``budget`` supernet queries (``evaluator.queries``; one episode = 2 queries, the input
+and the transformed pair). A :class:`~agents.ledger.Ledger` records every episode the agent
+finishes within the budget, whatever the agent, so all of them are measured the same way:
+
+* **final reward** of a run: the reward of the best transformation it evaluated within the
+  budget (its incumbent) -- what a user would keep;
+* **policy reward** (RL agents only): the reward of the trained policy's greedy transformation
+  of the input, measured after the run (not counted in the budget);
+* curves over queries: the best reward so far, and the mean reward of the transformations the
+  agent samples (its learning curve).
+
+Per agent the report gives the mean +- std over seeds of the final reward, its IQM with a 95 %
+percentile-bootstrap interval (:mod:`agents.stats`), the best transformed architecture over the
+seeds (supernet accuracy and MAdds ratio after / before in the DARTS CIFAR network), the mean
+wall time per run and the supernet evaluations actually computed (cache misses). Outputs in
+``out_dir``: ``runs/<agent>-seed<k>.json`` (one per finished run, written atomically; a rerun
+skips runs whose file holds the same configuration), ``results.csv``, ``results.json``,
+``summary.md``, ``reward_vs_queries.png`` and ``acc_vs_madds.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+import natgym  # noqa: F401  (registers the env ids)
+from agents.ledger import Ledger, LedgerVectorWrapper, LedgerWrapper
+from agents.stats import curve_band, summarize
+from natgym.errors import ConfigError
+from natgym.reward import Evaluator
+
+AGENTS: tuple[str, ...] = ("nat", "maskable_ppo", "ppo", "a2c", "dqn", "random", "evolution")
+"""Agents the benchmark knows, in report order."""
+RL_AGENTS = frozenset({"nat", "maskable_ppo", "ppo", "a2c", "dqn"})
+NAT_ENVS = 8
+"""Episodes per NAT policy update in the benchmark."""
+SEARCH: dict[str, dict[str, int]] = {"random": {}, "evolution": {"population": 16, "sample": 4}}
+"""Settings of the search baselines."""
+
+
+@dataclass
+class BenchConfig:
+    """One benchmark: ``agents`` x seeds ``0 .. seeds - 1``, each run to ``budget`` supernet
+    queries on input ``arch``, with the supernet evaluator of ``dataset``/``preset``/``supernet``.
+    ``threads`` caps torch's CPU threads (1 keeps timings stable on a shared machine)."""
+
+    agents: tuple[str, ...] = AGENTS
+    seeds: int = 5
+    budget: int = 1024
+    arch: str = "DARTS"
+    dataset: str = "digits"
+    preset: str | None = None
+    supernet: str | None = None
+    supernet_seed: int = 0
+    device: str = "auto"
+    threads: int = 1
+    out_dir: str = "benchmarks/results/compare"
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Recorded with the results (e.g. ``{"mode": "quick"}``)."""
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first bad field."""
+        unknown = [a for a in self.agents if a not in AGENTS]
+        if unknown or not self.agents:
+            raise ConfigError(
+                f"agents: unknown or empty {list(unknown or self.agents)}; allowed: {', '.join(AGENTS)}"
+            )
+        for name in ("seeds", "budget", "threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+        if self.budget < 2 * NAT_ENVS and "nat" in self.agents:
+            raise ConfigError(
+                f"budget: the nat agent needs at least {2 * NAT_ENVS} queries (one update), got {self.budget}"
+            )
+
+    def identity(self) -> dict[str, Any]:
+        """What a stored run must match to be reused (including the agents' hyperparameters)."""
+        return {
+            "agents_sha": agents_fingerprint(),
+            "budget": self.budget,
+            "arch": self.arch,
+            "dataset": self.dataset,
+            "preset": self.preset,
+            "supernet": self.supernet,
+            "supernet_seed": self.supernet_seed,
+        }
+
+
+def agents_fingerprint() -> str:
+    """Short hash of the agents' settings (SB3 YAML, NAT defaults, search settings)."""
+    import hashlib
+    from importlib import resources
+
+    from agents.nat import NATConfig
+
+    text = resources.files("agents.sb3").joinpath("hyperparams.yaml").read_text()
+    text += repr(NATConfig()) + repr((NAT_ENVS, SEARCH))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# ----------------------------------------------------------------------------- runners
+def _env_kwargs(cfg: BenchConfig, evaluator: Evaluator) -> dict[str, Any]:
+    return {"supernet": evaluator, "arch": cfg.arch}
+
+
+Greedy = Callable[[], tuple[float, dict[str, Any]]] | None
+"""What a runner returns: None, or a function measuring the trained policy's greedy transformation."""
+
+
+def _run_search(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledger: Ledger) -> Greedy:
+    from agents.search import random_search, regularized_evolution
+
+    env = LedgerWrapper(gym.make("NAT-Cell-v0", **_env_kwargs(cfg, evaluator)), ledger)
+    search = random_search if agent == "random" else regularized_evolution
+    search(env, cfg.budget, seed=seed, **SEARCH[agent])
+    return None
+
+
+def _run_sb3(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledger: Ledger) -> Greedy:
+    from agents.sb3.train import greedy_episode, make_env, train
+
+    kwargs = _env_kwargs(cfg, evaluator)
+    result = train(agent, kwargs, budget=cfg.budget, seed=seed, device=cfg.device, progress=False)
+    ledger.episodes.extend(result.ledger.episodes)
+    return lambda: greedy_episode(result.model, make_env(agent, kwargs))
+
+
+def _run_nat(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledger: Ledger) -> Greedy:
+    from agents.nat import NATConfig, train
+    from agents.nat.policy import observe
+
+    kwargs = _env_kwargs(cfg, evaluator)
+    envs = LedgerVectorWrapper(gym.make_vec("NAT-Cell-v0", num_envs=NAT_ENVS, **kwargs), ledger)
+    config = NATConfig(
+        num_envs=NAT_ENVS, updates=cfg.budget // (2 * NAT_ENVS), seed=seed, device=cfg.device, progress=False
+    )
+    policy = train(config, envs=envs).policy
+
+    def greedy() -> tuple[float, dict[str, Any]]:
+        env = LedgerWrapper(gym.make("NAT-Cell-v0", **kwargs))
+        env.reset(seed=seed)
+        obs = {k: np.asarray(v)[None] for k, v in observe(env.unwrapped.genotype).items()}
+        with torch.no_grad():
+            action = policy(obs).mode()[0].cpu().numpy()
+        _, reward, _, _, info = env.step(action)
+        return float(reward), info
+
+    return greedy
+
+
+RUNNERS: dict[str, Callable[[str, BenchConfig, int, Evaluator, Ledger], Greedy]] = {
+    "nat": _run_nat,
+    "maskable_ppo": _run_sb3,
+    "ppo": _run_sb3,
+    "a2c": _run_sb3,
+    "dqn": _run_sb3,
+    "random": _run_search,
+    "evolution": _run_search,
+}
+
+
+def run_one(agent: str, seed: int, cfg: BenchConfig, evaluator: Evaluator) -> dict[str, Any]:
+    """Run ``agent`` with ``seed`` to the budget and return its record (see the module docstring)."""
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    clear = getattr(evaluator, "clear_cache", None)
+    if callable(clear):  # every run starts cold, so wall times do not depend on run order
+        clear()
+    ledger = Ledger(evaluator, cfg.budget)
+    evaluations0 = evaluator.evaluations
+    start = time.perf_counter()
+    greedy = RUNNERS[agent](agent, cfg, seed, evaluator, ledger)
+    wall = time.perf_counter() - start
+    evaluations = evaluator.evaluations - evaluations0
+    extra = {}
+    if greedy is not None:  # after the clock and the counters stop: not part of the budget
+        reward, info = greedy()
+        extra = {
+            "policy_reward": reward,
+            "policy_acc_after": info["acc_after"],
+            "policy_madds_ratio": info["madds_ratio"],
+        }
+    if not ledger.episodes:
+        raise ConfigError(f"budget: {cfg.budget} queries were not enough for one episode of {agent}")
+    episodes = sorted(ledger.episodes, key=lambda e: e["queries"])
+    best = max(episodes, key=lambda e: e["reward"])
+    record = {
+        "agent": agent,
+        "seed": seed,
+        "config": cfg.identity(),
+        "queries": max(e["queries"] for e in episodes),
+        "episodes": len(episodes),
+        "evaluations": evaluations,
+        "wall_s": wall,
+        "final_reward": best["reward"],
+        "acc_before": best["acc_before"],
+        "acc_after": best["acc_after"],
+        "madds_ratio": best["madds_ratio"],
+        "params_ratio": best["params_ratio"],
+        "genotype": best["genotype_after"],
+        "policy_reward": float("nan"),
+        "policy_acc_after": float("nan"),
+        "policy_madds_ratio": float("nan"),
+        "trace": [[e["queries"], e["reward"]] for e in episodes],
+    }
+    record.update({k: float(v) for k, v in extra.items()})
+    return record
+
+
+QUICK = {"budget": 128, "out_dir": "benchmarks/results/compare/quick"}
+"""What ``--quick`` changes (5 seeds still; under 10 minutes on 2 CPU cores)."""
+
+
+def bench_command(args: Any) -> None:
+    """Body of ``natgym bench`` (arguments defined in :mod:`natgym.cli`)."""
+    cfg = BenchConfig(
+        agents=tuple(a.strip() for a in args.agents.split(",") if a.strip()) if args.agents else AGENTS,
+        seeds=args.seeds,
+        budget=args.budget
+        if args.budget is not None
+        else (QUICK["budget"] if args.quick else BenchConfig.budget),
+        arch=args.arch,
+        dataset=args.dataset,
+        preset=args.preset,
+        supernet=args.supernet,
+        supernet_seed=args.supernet_seed,
+        device=args.device,
+        threads=args.threads,
+        out_dir=args.out or (QUICK["out_dir"] if args.quick else BenchConfig.out_dir),
+        extra={"mode": "quick" if args.quick else "default"},
+    )
+    start = time.perf_counter()
+    records = run_benchmark(cfg)
+    print(markdown_table(summary_rows(records, cfg.agents)), end="")
+    print(
+        f"{len(records)} runs in {cfg.out_dir} ({time.perf_counter() - start:.0f} s in this call; "
+        "finished runs were reused)"
+    )
+
+
+# ----------------------------------------------------------------------------- storage
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def run_path(out_dir: str | os.PathLike, agent: str, seed: int) -> Path:
+    """Where the record of (``agent``, ``seed``) is stored."""
+    return Path(out_dir) / "runs" / f"{agent}-seed{seed}.json"
+
+
+def load_run(path: Path, cfg: BenchConfig) -> dict[str, Any] | None:
+    """The stored record at ``path`` if it exists and matches ``cfg``, else None."""
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    return record if record.get("config") == cfg.identity() else None
+
+
+def run_benchmark(
+    cfg: BenchConfig,
+    evaluator: Evaluator | None = None,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every missing (agent, seed) of ``cfg`` (stored runs are reused), write the report,
+    and return all records. ``evaluator`` defaults to the shared supernet evaluator of ``cfg``;
+    ``on_run(record)`` is called after each run that actually ran."""
+    cfg.validate()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    records: list[dict[str, Any]] = []
+    jobs = [(seed, agent) for seed in range(cfg.seeds) for agent in cfg.agents]
+    try:
+        if evaluator is None:
+            from natgym.envs.core import shared_evaluator
+
+            evaluator = shared_evaluator(
+                cfg.supernet,
+                cfg.dataset,
+                cfg.preset,
+                cfg.device,
+                seed=cfg.supernet_seed,
+                progress=cfg.progress,
+            )
+        (Path(cfg.out_dir) / "runs").mkdir(parents=True, exist_ok=True)
+        bar = tqdm(jobs, desc="bench", disable=not cfg.progress)
+        for seed, agent in bar:
+            path = run_path(cfg.out_dir, agent, seed)
+            record = load_run(path, cfg)
+            if record is None:
+                bar.set_postfix(agent=agent, seed=seed)
+                record = run_one(agent, seed, cfg, evaluator)
+                _write_atomic(path, json.dumps(record))
+                if on_run is not None:
+                    on_run(record)
+            records.append(record)
+    finally:
+        torch.set_num_threads(threads)
+    write_report(records, cfg)
+    return records
+
+
+# ----------------------------------------------------------------------------- report
+def summary_rows(records: Sequence[dict[str, Any]], agents: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per agent: statistics of the final reward over seeds and the best architecture."""
+    rows = []
+    for agent in agents:
+        runs = [r for r in records if r["agent"] == agent]
+        if not runs:
+            continue
+        stats = summarize([r["final_reward"] for r in runs])
+        best = max(runs, key=lambda r: r["final_reward"])
+        policy = [r["policy_reward"] for r in runs if np.isfinite(r["policy_reward"])]
+        rows.append(
+            {
+                "agent": agent,
+                **stats,
+                "best_acc_after": best["acc_after"],
+                "best_madds_ratio": best["madds_ratio"],
+                "best_genotype": best["genotype"],
+                "acc_before": best["acc_before"],
+                "policy_reward_mean": float(np.mean(policy)) if policy else float("nan"),
+                "wall_s_mean": float(np.mean([r["wall_s"] for r in runs])),
+                "evaluations_mean": float(np.mean([r["evaluations"] for r in runs])),
+                "queries_mean": float(np.mean([r["queries"] for r in runs])),
+            }
+        )
+    return rows
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The README table of :func:`summary_rows` (rewards and accuracies in percentage points)."""
+    lines = [
+        "| agent | seeds | final reward (mean ± std) | IQM [95% CI] | best arch: supernet acc | "
+        "best arch: MAdds ratio | greedy-policy reward | wall time / run | supernet evals / run |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        policy = f"{100 * r['policy_reward_mean']:+.2f}" if np.isfinite(r["policy_reward_mean"]) else "–"
+        lines.append(
+            f"| {r['agent']} | {r['n']} | {100 * r['mean']:+.2f} ± {100 * r['std']:.2f} | "
+            f"{100 * r['iqm']:+.2f} [{100 * r['iqm_lo']:+.2f}, {100 * r['iqm_hi']:+.2f}] | "
+            f"{100 * r['best_acc_after']:.2f} % | {r['best_madds_ratio']:.3f} | {policy} | "
+            f"{r['wall_s_mean']:.1f} s | {r['evaluations_mean']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _curves(
+    records: Sequence[dict[str, Any]], grid: np.ndarray, bins: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    best, sampled = [], []
+    for r in records:
+        q = np.array([t[0] for t in r["trace"]], float)
+        rew = np.array([t[1] for t in r["trace"]], float)
+        best.append([rew[q <= g].max() if (q <= g).any() else np.nan for g in grid])
+        which = np.digitize(q, bins[1:-1])
+        sampled.append(
+            [rew[which == i].mean() if (which == i).any() else np.nan for i in range(len(bins) - 1)]
+        )
+    return np.array(best), np.array(sampled)
+
+
+def _band(ax: Any, x: np.ndarray, curves: np.ndarray, label: str, color: Any) -> None:
+    ok = ~np.isnan(curves).any(axis=0)
+    if not ok.any():
+        return
+    mean, lo, hi = curve_band(curves[:, ok])
+    ax.plot(x[ok], 100 * mean, label=label, color=color)
+    ax.fill_between(x[ok], 100 * lo, 100 * hi, color=color, alpha=0.2)
+
+
+def plot(records: Sequence[dict[str, Any]], cfg: BenchConfig, out: Path) -> list[Path]:
+    """``reward_vs_queries.png`` and ``acc_vs_madds.png`` in ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    agents = [a for a in cfg.agents if any(r["agent"] == a for r in records)]
+    colors = {a: plt.get_cmap("tab10")(i) for i, a in enumerate(AGENTS)}
+    grid = np.linspace(cfg.budget / 32, cfg.budget, 32)
+    bins = np.linspace(0, cfg.budget, 17)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for agent in agents:
+        best, sampled = _curves([r for r in records if r["agent"] == agent], grid, bins)
+        _band(axes[0], grid, best, agent, colors[agent])
+        _band(axes[1], (bins[:-1] + bins[1:]) / 2, sampled, agent, colors[agent])
+    axes[0].set(
+        xlabel="supernet queries",
+        ylabel="best reward so far (accuracy points)",
+        title="Incumbent (mean, 95% bootstrap CI over seeds)",
+    )
+    axes[1].set(
+        xlabel="supernet queries",
+        ylabel="mean reward of sampled transformations",
+        title="What the agent samples (mean, 95% bootstrap CI)",
+    )
+    for ax in axes:
+        ax.axhline(0.0, color="grey", lw=0.8, ls=":")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{cfg.arch} on {cfg.dataset}: {cfg.seeds} seeds, {cfg.budget} supernet queries per run")
+    fig.tight_layout()
+    paths = [out / "reward_vs_queries.png", out / "acc_vs_madds.png"]
+    fig.savefig(paths[0], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for agent in agents:
+        runs = [r for r in records if r["agent"] == agent]
+        ax.scatter(
+            [r["madds_ratio"] for r in runs],
+            [100 * r["acc_after"] for r in runs],
+            label=agent,
+            color=colors[agent],
+            alpha=0.8,
+            s=30,
+        )
+    if records:
+        ax.scatter(
+            [1.0],
+            [100 * records[0]["acc_before"]],
+            marker="*",
+            s=200,
+            color="black",
+            label=f"input ({cfg.arch})",
+        )
+    ax.set(
+        xlabel="MAdds after / before (DARTS CIFAR network)",
+        ylabel="supernet accuracy (%)",
+        title="Best transformation of each run",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(paths[1], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def machine() -> dict[str, Any]:
+    """Where the benchmark ran."""
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def write_report(records: Sequence[dict[str, Any]], cfg: BenchConfig) -> dict[str, Path]:
+    """``results.csv``, ``results.json``, ``summary.md`` and the plots in ``cfg.out_dir``."""
+    import csv
+    import io
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = summary_rows(records, cfg.agents)
+    columns = [k for k in records[0] if k not in ("trace", "config")] if records else []
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(records)
+    _write_atomic(out / "results.csv", buf.getvalue())
+    meta = {"config": {**asdict(cfg), "agents": list(cfg.agents)}, "machine": machine(), "summary": rows}
+    _write_atomic(out / "results.json", json.dumps({**meta, "runs": list(records)}, indent=1))
+    table = markdown_table(rows)
+    _write_atomic(out / "summary.md", table)
+    paths = {"csv": out / "results.csv", "json": out / "results.json", "md": out / "summary.md"}
+    if records:
+        paths["reward_png"], paths["scatter_png"] = plot(records, cfg, out)
+    return paths

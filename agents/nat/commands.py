@@ -1,0 +1,119 @@
+"""Bodies of the ``natgym train-agent --algo nat``, ``natgym transform`` and ``natgym demo``
+commands (the argument parser lives in :mod:`natgym.cli`, which imports this module lazily)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from agents.nat.derive import DeriveResult, derive
+from agents.nat.policy import NATPolicy
+from agents.nat.trainer import NATConfig, load_policy, train
+from natgym import zoo
+from natgym.errors import ConfigError
+
+DEMO_UPDATES = 60
+"""Policy updates of the quick agent trained by ``demo`` (and ``transform`` without a checkpoint)."""
+DEMO_ENVS = 8
+
+
+def evaluator_from_args(args: argparse.Namespace) -> Any:
+    """The shared supernet evaluator for the command's dataset/preset/supernet/device/seed
+    (without self-co-training: ``--cotrain`` is run by the NAT trainer's alternation)."""
+    from natgym.envs.core import shared_evaluator
+
+    return shared_evaluator(
+        getattr(args, "supernet", None),
+        dataset=args.dataset,
+        preset=args.preset,
+        device=args.device,
+        seed=args.supernet_seed,
+        data_root=getattr(args, "data_root", None),
+    )
+
+
+def train_command(args: argparse.Namespace) -> None:
+    """``natgym train-agent --algo nat``."""
+    evaluator = evaluator_from_args(args)
+    out = Path(args.out or f"runs/nat-{args.variant}-{args.dataset}-seed{args.seed}")
+    cfg = NATConfig(
+        num_envs=args.num_envs,
+        updates=args.updates,
+        variant=args.variant,
+        lr=args.lr,
+        entropy_coef=args.entropy_coef,
+        reference_baseline=args.reference_baseline,
+        seed=args.seed,
+        device=args.device,
+        cotrain=args.cotrain,
+        out_dir=str(out),
+        checkpoint_every=args.checkpoint_every,
+    )
+    result = train(cfg, evaluator=evaluator, resume=not args.no_resume)
+    last = result.history[-10:]
+    mean = sum(h["reward"] for h in last) / max(len(last), 1)
+    print(
+        f"trained {cfg.variant} NAT agent for {cfg.updates} updates; "
+        f"mean reward of the last {len(last)}: {mean:+.4f}"
+    )
+    print(f"checkpoint: {out / 'checkpoint.pt'}   log: {out / 'progress.csv'}   tensorboard: {out / 'tb'}")
+
+
+def quick_agent(evaluator: Any, out: Path, seed: int = 0, device: str = "auto") -> NATPolicy:
+    """Train (or resume) the short demo agent in ``out`` and return its policy."""
+    cfg = NATConfig(
+        num_envs=DEMO_ENVS,
+        updates=DEMO_UPDATES,
+        seed=seed,
+        device=device,
+        out_dir=str(out),
+        checkpoint_every=10,
+    )
+    return train(cfg, evaluator=evaluator).policy
+
+
+def report(result: DeriveResult, out: Path, name: str) -> None:
+    """Print a derive result and save its JSON/text/PNG files."""
+    from natgym.render import ansi_table
+
+    print(ansi_table(result.before, result.after), end="")
+    print(result.summary())
+    paths = result.save(out, name)
+    print(f"saved: {paths['png']}  {paths['json']}  {paths['txt']}")
+
+
+def transform_command(args: argparse.Namespace) -> None:
+    """``natgym transform``."""
+    genotype = zoo.resolve(args.arch)
+    evaluator = evaluator_from_args(args)
+    out = Path(args.out)
+    if args.checkpoint:
+        policy = load_policy(args.checkpoint, device=args.device)
+    else:
+        ckpt = out / "agent" / "checkpoint.pt"
+        print(f"no --checkpoint given: training a short NAT agent in {ckpt.parent} (reused next time)")
+        policy = quick_agent(evaluator, out / "agent", seed=args.seed, device=args.device)
+    if args.samples < 1:
+        raise ConfigError(f"samples: expected a positive integer, got {args.samples}")
+    result = derive(genotype, policy, evaluator, samples=args.samples, greedy=args.greedy, seed=args.seed)
+    name = args.arch if args.arch in {n.lower() for n in zoo.names()} | set(zoo.names()) else "transform"
+    report(result, out, f"transform_{name}")
+
+
+def demo(out: str | Path = "natgym-demo", seed: int = 0, device: str = "auto") -> None:
+    """The main job on the embedded default (digits): supernet, short agent training, DARTS
+    transformation printed and drawn into ``out``."""
+    from natgym.envs.core import shared_evaluator
+
+    out = Path(out)
+    print("\n[1/3] supernet on the embedded digits dataset (trained on first use, then cached)")
+    evaluator = shared_evaluator(dataset="digits", device=device)
+    print(
+        f"\n[2/3] NAT agent (improved GCN + BMSoftmax, REINFORCE): "
+        f"{DEMO_UPDATES} updates x {DEMO_ENVS} episodes"
+    )
+    policy = quick_agent(evaluator, out / "agent", seed=seed, device=device)
+    print("\n[3/3] transform DARTS: best of 10 sampled transformations by supernet accuracy (policy split)")
+    result = derive(zoo.get("DARTS"), policy, evaluator, samples=10, seed=seed)
+    report(result, out, "transform_DARTS")

@@ -1,0 +1,309 @@
+"""REINFORCE for the NAT policy, CleanRL style: the whole algorithm in :func:`train`, read top to
+bottom, its hyperparameters in :class:`NATConfig` (SPEC section 6 defaults).
+
+Each update resets a vector of ``num_envs`` one-step environments (inputs drawn by the env from
+seeds derived from ``(seed, update)``), samples one transformation per episode from the policy,
+steps once, and minimises
+
+    -(log pi_normal + log pi_reduce) * (r - b) - entropy_coef * (H_normal + H_reduce)
+
+averaged over the batch, where ``log pi_cell`` / ``H_cell`` sum over that cell's edges and ``b``
+is a moving-average baseline ``b <- decay * b + (1 - decay) * mean(r)`` (started at the first
+batch's mean reward). ``reference_baseline=True`` feeds the advantage ``mean(r - b)`` into the
+average instead, as the reference code does. The trainer talks to the environment only through
+the Gymnasium vector API; action masks come from ``obs["action_mask"]`` (or ``action_masks()``).
+
+``cotrain=True`` runs the paper's alternation (SPEC section 6): before every block of
+``cotrain_every`` policy updates the supernet weights are trained for ``cotrain_steps`` SGD steps
+on uniformly sampled architectures (default: one pass over the evaluator's weight-train split),
+through :meth:`natgym.reward.SupernetEvaluator.train_weights`; the evaluator's state is
+checkpointed with the agent. Build that evaluator with its own ``cotrain`` off.
+
+Outputs in ``out_dir``: ``progress.csv``, TensorBoard events in ``tb/``, and ``checkpoint.pt``
+(written atomically) holding everything needed to resume so that the next update after a
+resume is the same as without the interruption.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from agents.nat.policy import VARIANTS, NATPolicy, resolve_device
+from natgym.errors import ConfigError
+
+
+@dataclass
+class NATConfig:
+    """Hyperparameters of a NAT agent run (SPEC section 6 defaults)."""
+
+    env_id: str = "NAT-Cell-v0"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    num_envs: int = 8
+    """Episodes per policy update."""
+    updates: int = 200
+    variant: str = "improved"
+    hidden: int = 64
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 5e-4
+    baseline_decay: float = 0.99
+    reference_baseline: bool = False
+    entropy_coef: float = 0.003
+    seed: int = 1234
+    device: str = "auto"
+    cotrain: bool = False
+    cotrain_every: int = 10
+    cotrain_steps: int | None = None
+    """SGD steps per weight phase; None = one pass over the weight-train split."""
+    out_dir: str | None = None
+    checkpoint_every: int = 10
+    progress: bool = True
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first bad field."""
+        if self.variant not in VARIANTS:
+            raise ConfigError(
+                f"variant: unknown policy variant {self.variant!r}; allowed: {', '.join(VARIANTS)}"
+            )
+        for name in ("num_envs", "updates", "hidden", "checkpoint_every", "cotrain_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+        if not 0.0 <= self.baseline_decay < 1.0:
+            raise ConfigError(f"baseline_decay: expected a value in [0, 1), got {self.baseline_decay!r}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr: expected a positive learning rate, got {self.lr!r}")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` hands back."""
+
+    policy: NATPolicy
+    history: list[dict[str, float]]
+    baseline: float | None
+    config: NATConfig
+
+
+CSV_FIELDS = (
+    "update",
+    "episodes",
+    "reward",
+    "reward_std",
+    "acc_before",
+    "acc_after",
+    "madds_ratio",
+    "entropy",
+    "invalid_rate",
+    "baseline",
+    "loss",
+)
+
+
+def make_envs(config: NATConfig, evaluator: Any = None) -> gym.vector.VectorEnv:
+    """The vector env of ``config`` (the id's batched vector entry point when it has one);
+    ``evaluator`` (if given) is passed to every env as its ``supernet`` argument."""
+    kwargs = dict(config.env_kwargs)
+    if evaluator is not None:
+        kwargs["supernet"] = evaluator
+    return gym.make_vec(config.env_id, num_envs=config.num_envs, **kwargs)
+
+
+def action_masks(envs: gym.vector.VectorEnv, obs: dict[str, np.ndarray]) -> np.ndarray:
+    """Flat boolean masks ``(num_envs, 2E * 13)``: ``obs["action_mask"]`` or ``action_masks()``."""
+    if "action_mask" in obs:
+        return np.asarray(obs["action_mask"]).astype(bool)
+    return np.stack([np.asarray(m) for m in envs.call("action_masks")]).astype(bool)
+
+
+def _info_mean(infos: dict[str, Any], key: str, fn: Callable[[Any], float] = float) -> float:
+    if key not in infos:
+        return float("nan")
+    values = [fn(v) for v, ok in zip(infos[key], infos.get("_" + key, [True] * len(infos[key]))) if ok]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _count(v: Any) -> float:
+    return float(np.size(v)) if isinstance(v, (list, tuple, np.ndarray)) else float(v)
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_policy(path: str | os.PathLike, device: str | torch.device = "auto") -> NATPolicy:
+    """The trained policy stored in a :func:`train` checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"checkpoint: no such file {str(path)!r}; pass a checkpoint.pt written by train-agent"
+        )
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = state["config"]
+    policy = NATPolicy(cfg["variant"], hidden=cfg["hidden"]).to(resolve_device(device))
+    policy.load_state_dict(state["policy"])
+    return policy.eval()
+
+
+def train(
+    config: NATConfig,
+    envs: gym.vector.VectorEnv | None = None,
+    evaluator: Any = None,
+    resume: bool = True,
+    on_update: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train a NAT policy with REINFORCE; resume from ``out_dir/checkpoint.pt`` when present.
+
+    ``envs`` defaults to ``make_envs(config, evaluator)``. ``on_update(update, row)`` is called
+    after each update has been logged and checkpointed.
+    """
+    config.validate()
+    device = resolve_device(config.device)
+    if config.cotrain and not callable(getattr(evaluator, "train_weights", None)):
+        raise ConfigError("cotrain: needs an evaluator with train_weights(steps) (a supernet evaluator)")
+    if config.cotrain:
+        weight_steps = config.cotrain_steps or -(
+            -len(evaluator.data.train) // evaluator.train_config.batch_size
+        )
+    own_envs = envs is None
+    envs = make_envs(config, evaluator) if own_envs else envs
+    num_envs = envs.num_envs
+
+    # ---- policy, optimiser, sampling RNG (all seeded from config.seed)
+    torch.manual_seed(config.seed)
+    policy = NATPolicy(config.variant, hidden=config.hidden).to(device)
+    optimizer = torch.optim.Adam(
+        policy.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+    )
+    generator = torch.Generator(device=device)
+    generator.manual_seed(config.seed)
+    baseline: float | None = None
+    start = 0
+    history: list[dict[str, float]] = []
+
+    # ---- resume
+    out = Path(config.out_dir) if config.out_dir else None
+    ckpt_path = out / "checkpoint.pt" if out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    if resume and ckpt_path is not None and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        policy.load_state_dict(state["policy"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"].cpu() if device.type == "cpu" else state["generator"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        baseline, start, history = state["baseline"], state["update"], state["history"]
+        if config.cotrain and state.get("evaluator") is not None:
+            evaluator.load_state_dict(state["evaluator"])
+
+    writer = None
+    if out:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out / "tb"), purge_step=start)
+        with open(out / "progress.csv", "w", newline="") as fh:  # rewrite: drop rows past the checkpoint
+            w = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+            w.writeheader()
+            w.writerows({k: row[k] for k in CSV_FIELDS} for row in history)
+
+    bar = tqdm(
+        range(start, config.updates),
+        initial=start,
+        total=config.updates,
+        desc="nat agent",
+        disable=not config.progress,
+    )
+    for update in bar:
+        # ---- (optional) supernet weight phase of the paper's alternation
+        if config.cotrain and update % config.cotrain_every == 0:
+            evaluator.train_weights(weight_steps)
+
+        # ---- collect one batch of one-step episodes
+        obs, _ = envs.reset(seed=config.seed * 1_000_003 + update * num_envs)
+        obs["action_mask"] = action_masks(envs, obs)
+        policy.train()
+        dist = policy(obs)
+        actions = dist.sample(generator)
+        _, rewards, _, _, infos = envs.step(actions.cpu().numpy())
+        r = torch.as_tensor(np.asarray(rewards), dtype=torch.float32, device=device)
+
+        # ---- REINFORCE loss with the moving-average baseline and per-cell entropy bonus
+        b, e2 = actions.shape
+        log_prob = dist.log_prob(actions).reshape(b, 2, e2 // 2).sum(-1)  # (B, [normal, reduce])
+        entropy = dist.entropy().reshape(b, 2, e2 // 2).sum(-1)
+        if baseline is None:
+            baseline = float(r.mean())
+        advantage = r - baseline
+        loss = -(log_prob.sum(-1) * advantage).mean() - config.entropy_coef * entropy.sum(-1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        fed = float(advantage.mean()) if config.reference_baseline else float(r.mean())
+        baseline = config.baseline_decay * baseline + (1.0 - config.baseline_decay) * fed
+
+        # ---- log
+        row = {
+            "update": update + 1,
+            "episodes": (update + 1) * num_envs,
+            "reward": float(r.mean()),
+            "reward_std": float(r.std(unbiased=False)),
+            "acc_before": _info_mean(infos, "acc_before"),
+            "acc_after": _info_mean(infos, "acc_after"),
+            "madds_ratio": float(
+                np.nanmean(np.asarray(infos["madds_after"], float) / np.asarray(infos["madds_before"], float))
+            )
+            if "madds_before" in infos
+            else float("nan"),
+            "entropy": float(entropy.detach().sum(-1).mean()),
+            "invalid_rate": _info_mean(infos, "invalid_edges", _count) / e2,
+            "baseline": baseline,
+            "loss": float(loss.detach()),
+        }
+        history.append(row)
+        bar.set_postfix(reward=f"{row['reward']:+.4f}", entropy=f"{row['entropy']:.1f}")
+        if out:
+            with open(out / "progress.csv", "a", newline="") as fh:
+                csv.DictWriter(fh, fieldnames=CSV_FIELDS).writerow({k: row[k] for k in CSV_FIELDS})
+            for key in CSV_FIELDS[2:]:
+                writer.add_scalar(f"nat/{key}", row[key], update + 1)
+
+        # ---- checkpoint (atomic)
+        if ckpt_path is not None and (
+            (update + 1) % config.checkpoint_every == 0 or update + 1 == config.updates
+        ):
+            writer.flush()
+            _save_atomic(
+                {
+                    "config": asdict(config),
+                    "policy": policy.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "baseline": baseline,
+                    "update": update + 1,
+                    "history": history,
+                    "evaluator": evaluator.state_dict() if config.cotrain else None,
+                },
+                ckpt_path,
+            )
+        if on_update is not None:
+            on_update(update + 1, row)
+
+    bar.close()
+    if writer is not None:
+        writer.close()
+    if own_envs:
+        envs.close()
+    return TrainResult(policy.eval(), history, baseline, config)

@@ -1,0 +1,43 @@
+"""Body of ``natgym train-agent --algo maskable_ppo|ppo|a2c|dqn`` (the parser lives in
+:mod:`natgym.cli`, which imports this module lazily)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from agents.sb3.train import train
+
+
+def train_command(args: argparse.Namespace) -> None:
+    """Train an SB3 agent on the shared supernet evaluator of the command's arguments."""
+    from natgym.envs.core import shared_evaluator
+
+    evaluator = shared_evaluator(
+        args.supernet,
+        dataset=args.dataset,
+        preset=args.preset,
+        device=args.device,
+        cotrain=args.cotrain,
+        seed=args.supernet_seed,
+        data_root=args.data_root,
+    )
+    out = Path(args.out or f"runs/{args.algo}-{args.dataset}-seed{args.seed}")
+    result = train(
+        args.algo,
+        env_kwargs={"supernet": evaluator},
+        timesteps=args.timesteps,
+        seed=args.seed,
+        device=args.device,
+        out_dir=out,
+        eval_freq=args.eval_freq,
+    )
+    rewards = [e["reward"] for e in result.ledger.episodes[-100:]]
+    mean = float(np.mean(rewards)) if rewards else float("nan")
+    print(
+        f"trained {args.algo} for {result.timesteps} steps; mean reward of the last {len(rewards)} "
+        f"episodes: {mean:+.4f}"
+    )
+    print(f"model: {out / 'model.zip'}   log: {out / 'monitor.csv'}   tensorboard: {out / 'tb'}")

@@ -1,0 +1,287 @@
+"""Ready-made Stable-Baselines3 training on natgym envs: MaskablePPO, PPO, A2C and DQN.
+
+* ``maskable_ppo`` (sb3-contrib) on ``NAT-Cell-v0``: masks from the env's ``action_masks()``;
+  evaluation with ``MaskableEvalCallback``.
+* ``ppo`` and ``a2c`` on ``NAT-Cell-v0`` and ``dqn`` on ``NAT-CellSeq-v0``: unmasked, through
+  :class:`~agents.sb3.wrappers.AllowedOpsWrapper` (choice ``k`` on an edge = the edge's
+  ``k mod n``-th allowed op), so no action is invalid; evaluation with ``EvalCallback``.
+
+Hyperparameters come from the package file ``agents/sb3/hyperparams.yaml`` (keyed by algorithm,
+rl-zoo3 style); the policy is ``MultiInputPolicy`` with
+:class:`~agents.sb3.extractor.GraphFeaturesExtractor`. Every env is wrapped (inside out) in
+:class:`~agents.ledger.LedgerWrapper` (queries spent, finished episodes, ``madds_ratio`` and
+``params_ratio`` in ``info``), the action wrapper where needed, and ``Monitor`` recording
+:data:`INFO_KEYWORDS`.
+
+With ``out_dir``, :func:`train` writes ``monitor.csv``, TensorBoard logs in ``tb/``, evaluation
+results, and ``model.zip`` (plus ``replay_buffer.pkl`` for DQN) atomically every ``save_freq``
+steps; a rerun with the same ``out_dir`` resumes from them. With ``budget``, training stops once
+that many supernet queries have been spent (evaluation episodes count too: they use the same
+evaluator).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import yaml
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
+from stable_baselines3.common.monitor import Monitor
+from tqdm.auto import tqdm
+
+import natgym  # noqa: F401  (registers the env ids)
+from agents.ledger import Ledger, LedgerWrapper
+from agents.sb3.extractor import GraphFeaturesExtractor
+from agents.sb3.wrappers import AllowedOpsWrapper
+from natgym.errors import ConfigError
+
+ALGOS: tuple[str, ...] = ("maskable_ppo", "ppo", "a2c", "dqn")
+"""The algorithms :func:`train` knows."""
+INFO_KEYWORDS: tuple[str, ...] = ("acc_before", "acc_after", "madds_ratio", "params_ratio", "invalid_edges")
+"""End-of-episode ``info`` keys that ``Monitor`` writes to ``monitor.csv``."""
+QUERIES_PER_EPISODE = 2
+"""Supernet queries of one natgym episode (the input and the transformed pair, in one call)."""
+
+
+def _check_algo(algo: str) -> str:
+    if algo not in ALGOS:
+        raise ConfigError(f"algo: unknown SB3 algorithm {algo!r}; allowed: {', '.join(ALGOS)}")
+    return algo
+
+
+def algo_class(algo: str) -> type:
+    """The SB3 / sb3-contrib class of ``algo``."""
+    _check_algo(algo)
+    if algo == "maskable_ppo":
+        from sb3_contrib import MaskablePPO
+
+        return MaskablePPO
+    import stable_baselines3
+
+    return getattr(stable_baselines3, algo.upper())
+
+
+def load_hyperparams(algo: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The hyperparameters of ``algo`` from the package YAML, with ``overrides`` applied on top
+    (``policy_kwargs`` and ``features_extractor_kwargs`` are merged key by key)."""
+    _check_algo(algo)
+    text = resources.files("agents.sb3").joinpath("hyperparams.yaml").read_text()
+    hp = copy.deepcopy(yaml.safe_load(text)[algo])
+    for key, value in (overrides or {}).items():
+        if key == "policy_kwargs" and isinstance(value, dict):
+            fx = {
+                **hp["policy_kwargs"].get("features_extractor_kwargs", {}),
+                **value.get("features_extractor_kwargs", {}),
+            }
+            hp["policy_kwargs"] = {**hp["policy_kwargs"], **value, "features_extractor_kwargs": fx}
+        else:
+            hp[key] = value
+    return hp
+
+
+def make_env(
+    algo: str,
+    env_kwargs: dict[str, Any] | None = None,
+    budget: int | None = None,
+    monitor_file: str | None = None,
+    resume: bool = False,
+) -> gym.Env:
+    """The wrapped env for ``algo`` (see the module docstring). Its ledger is
+    ``env.get_wrapper_attr("ledger")``, limited to ``budget`` supernet queries."""
+    env_id = load_hyperparams(algo)["env"]
+    env = gym.make(env_id, **(env_kwargs or {}))
+    env = LedgerWrapper(env, Ledger(env.unwrapped.evaluator, budget))
+    if algo != "maskable_ppo":
+        env = AllowedOpsWrapper(env)
+    return Monitor(env, monitor_file, info_keywords=INFO_KEYWORDS, override_existing=not resume)
+
+
+def build_model(
+    algo: str,
+    env: gym.Env,
+    seed: int = 0,
+    device: str = "auto",
+    hyperparams: dict[str, Any] | None = None,
+    tensorboard_log: str | None = None,
+):
+    """A fresh SB3 model of ``algo`` on ``env`` with the graph features extractor."""
+    hp = dict(hyperparams if hyperparams is not None else load_hyperparams(algo))
+    for key in ("env", "n_timesteps"):
+        hp.pop(key, None)
+    policy = hp.pop("policy", "MultiInputPolicy")
+    policy_kwargs = dict(hp.pop("policy_kwargs", {}))
+    policy_kwargs["features_extractor_class"] = GraphFeaturesExtractor
+    return algo_class(algo)(
+        policy,
+        env,
+        seed=seed,
+        device=device,
+        policy_kwargs=policy_kwargs,
+        tensorboard_log=tensorboard_log,
+        verbose=0,
+        **hp,
+    )
+
+
+class StopOnBudget(BaseCallback):
+    """Stops training once ``ledger`` has spent its supernet-query budget."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        super().__init__()
+        self.ledger = ledger
+
+    def _on_step(self) -> bool:
+        return not self.ledger.exhausted
+
+
+class ProgressBar(BaseCallback):
+    """A tqdm bar over environment steps."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        super().__init__()
+        self.total, self.desc, self.bar = total, desc, None
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(total=self.total, initial=self.num_timesteps, desc=self.desc)
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.training_env.num_envs)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+
+
+class AtomicCheckpoint(BaseCallback):
+    """Saves ``model.zip`` (and DQN's replay buffer) in ``out_dir`` every ``save_freq`` steps and
+    at the end, each through a temporary file and ``os.replace``."""
+
+    def __init__(self, out_dir: Path, save_freq: int) -> None:
+        super().__init__()
+        self.out_dir, self.save_freq = out_dir, save_freq
+
+    def save(self) -> None:
+        """Write the checkpoint now."""
+        tmp = self.out_dir / "model.tmp.zip"
+        self.model.save(tmp)
+        os.replace(tmp, self.out_dir / "model.zip")
+        if hasattr(self.model, "replay_buffer") and self.model.replay_buffer is not None:
+            tmp = self.out_dir / "replay_buffer.tmp.pkl"
+            self.model.save_replay_buffer(tmp)
+            os.replace(tmp, self.out_dir / "replay_buffer.pkl")
+
+    def _on_step(self) -> bool:
+        if self.n_calls % self.save_freq == 0:
+            self.save()
+        return True
+
+    def _on_training_end(self) -> None:
+        self.save()
+
+
+@dataclass
+class SB3Result:
+    """What :func:`train` hands back: the model, the training env's ledger and the steps done."""
+
+    model: Any
+    ledger: Ledger
+    timesteps: int
+
+
+def budget_timesteps(algo: str, budget: int, env: gym.Env) -> int:
+    """Env steps that spend ``budget`` supernet queries (episodes x steps per episode)."""
+    per_episode = (
+        1 if isinstance(env.action_space, gym.spaces.MultiDiscrete) else int(env.unwrapped.transform.n_edges)
+    )
+    return max(1, budget // QUERIES_PER_EPISODE) * per_episode
+
+
+def train(
+    algo: str,
+    env_kwargs: dict[str, Any] | None = None,
+    timesteps: int | None = None,
+    budget: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    out_dir: str | os.PathLike | None = None,
+    eval_freq: int = 0,
+    eval_episodes: int = 4,
+    save_freq: int = 1024,
+    progress: bool = True,
+    overrides: dict[str, Any] | None = None,
+) -> SB3Result:
+    """Train ``algo`` on its natgym env (see the module docstring).
+
+    ``timesteps`` defaults to the YAML's ``n_timesteps`` or, with ``budget`` (supernet queries),
+    to the steps that spend it. ``eval_freq`` > 0 evaluates every that many steps on a separate
+    env (deterministic policy, ``eval_episodes`` episodes).
+    """
+    hp = load_hyperparams(algo, overrides)
+    out = Path(out_dir) if out_dir is not None else None
+    model_path = out / "model.zip" if out else None
+    resume = bool(model_path and model_path.exists())
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    env = make_env(algo, env_kwargs, budget, str(out / "monitor.csv") if out else None, resume)
+    ledger = env.get_wrapper_attr("ledger")
+    if timesteps is None:
+        timesteps = budget_timesteps(algo, budget, env) if budget is not None else int(hp["n_timesteps"])
+    if isinstance(timesteps, bool) or not isinstance(timesteps, (int, np.integer)) or timesteps < 1:
+        raise ConfigError(f"timesteps: expected a positive number of env steps, got {timesteps!r}")
+    tb = str(out / "tb") if out else None
+    if resume:
+        model = algo_class(algo).load(model_path, env=env, device=device, tensorboard_log=tb)
+        if (out / "replay_buffer.pkl").exists() and hasattr(model, "load_replay_buffer"):
+            model.load_replay_buffer(out / "replay_buffer.pkl")
+    else:
+        model = build_model(algo, env, seed, device, hp, tb)
+    callbacks: list[BaseCallback] = [StopOnBudget(ledger)]
+    if progress:
+        callbacks.append(ProgressBar(int(timesteps), algo))
+    if out:
+        callbacks.append(AtomicCheckpoint(out, save_freq))
+    if eval_freq > 0:
+        eval_env = make_env(algo, env_kwargs)
+        if algo == "maskable_ppo":
+            from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback as Eval
+        else:
+            Eval = EvalCallback
+        callbacks.append(
+            Eval(
+                eval_env,
+                n_eval_episodes=eval_episodes,
+                eval_freq=eval_freq,
+                deterministic=True,
+                log_path=str(out) if out else None,
+                best_model_save_path=str(out) if out else None,
+            )
+        )
+    remaining = int(timesteps) - model.num_timesteps
+    if remaining > 0:
+        model.learn(
+            remaining, callback=CallbackList(callbacks), reset_num_timesteps=not resume, tb_log_name=algo
+        )
+    return SB3Result(model, ledger, model.num_timesteps)
+
+
+def greedy_episode(model: Any, env: gym.Env, genotype: Any = None) -> tuple[float, dict[str, Any]]:
+    """Run one deterministic episode of ``model`` on ``env`` (an env from :func:`make_env`),
+    starting from ``genotype`` if given; returns the episode reward and the final ``info``.
+    MaskablePPO gets the env's action masks at every step."""
+    masked = type(model).__name__ == "MaskablePPO"
+    obs, _ = env.reset(options={"genotype": genotype} if genotype is not None else None)
+    total, done, info = 0.0, False, {}
+    while not done:
+        kwargs = {"action_masks": env.get_wrapper_attr("action_masks")()} if masked else {}
+        action, _ = model.predict(obs, deterministic=True, **kwargs)
+        obs, reward, terminated, truncated, info = env.step(action)
+        total += float(reward)
+        done = terminated or truncated
+    return total, info

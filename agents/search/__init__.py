@@ -1,0 +1,20 @@
+"""Search baselines over transformations, through the env API and its evaluator.
+
+Public names: :func:`uniform_action` and :class:`RandomPolicy` (the uniform random
+valid-transition policy), :func:`random_search` (best of K), :func:`regularized_evolution`,
+:func:`mutate`, :class:`TransformProblem`, :class:`SearchResult`.
+"""
+
+from agents.search.evolution import mutate, regularized_evolution
+from agents.search.problem import SearchResult, TransformProblem
+from agents.search.random_search import RandomPolicy, random_search, uniform_action
+
+__all__ = [
+    "RandomPolicy",
+    "SearchResult",
+    "TransformProblem",
+    "mutate",
+    "random_search",
+    "regularized_evolution",
+    "uniform_action",
+]

@@ -1,0 +1,292 @@
+"""Supernet throughput: training images/s, architecture evaluations/s and rewards/s.
+
+Measures, in one run and interleaved round by round (so load from other processes hits every
+method alike; each number is the median over rounds):
+
+* **plain loop** -- PyTorch written the obvious way: a ``DataLoader`` over the reward split
+  (batch 64), the supernet in its default memory format, ``torch.no_grad()``, one architecture
+  per forward; a reward is two such evaluations (before, after) on the same batch;
+* **evaluator** -- :class:`natgym.reward.SupernetEvaluator` (fixed 64-image subset on the
+  device, inference mode, channels-last, batched and de-duplicated forward) with 1 pair per call
+  (one env) and 8 / 32 pairs per call (vector envs); cold (every genotype new) and cache hits;
+* **training** -- SGD steps of the supernet trainer (one sampled architecture per step, batch 64,
+  augmentation) against a plain training loop (DataLoader, default memory format).
+
+One reward = accuracy(after) - accuracy(before) on the same images = 2 architecture
+evaluations. "after" is a random NAT++-allowed transformation of "before" (each edge a uniform
+choice among its allowed targets), so pairs share topology and some ops, as in the env.
+
+Reference: the authors' code runs its reward step at about 22 rewards/s on 2 CPU cores at the
+same config (C=8, 3 cells, batch 64) -- quoted in issue 3, not measured here (their code is not
+run in this project).
+
+Writes ``benchmarks/results/throughput.json`` and ``.md``. Usage:
+``python benchmarks/throughput.py [--rounds 5] [--threads 1] [--device cpu] [--preset digits]``;
+``--fake-data --untrained`` measures a preset without its dataset or a trained supernet (e.g. the
+cifar10 preset on a GPU machine without CIFAR files): throughput does not depend on pixel values
+or weight values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import statistics
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from natgym import zoo
+from natgym.data import Dataset, Split, load_dataset
+from natgym.reward import SupernetEvaluator
+from natgym.supernet import Supernet
+from natgym.supernet.train import Trainer, cached_supernet, default_config, load_supernet, resolve_device
+from natgym.transitions import NATPP
+
+REFERENCE_REWARDS_PER_S = 22.0
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def transformed(genotype, rng: np.random.Generator):
+    """A random NAT++-allowed transformation of ``genotype``."""
+
+    def ops(cell):
+        return [NATPP.allowed(op)[rng.integers(len(NATPP.allowed(op)))] for op in cell.ops]
+
+    return genotype.with_ops(ops(genotype.normal), ops(genotype.reduce))
+
+
+def fake_dataset(in_channels: int, size: int, classes: int, n: int = 512) -> Dataset:
+    gen = torch.Generator().manual_seed(0)
+
+    def split() -> Split:
+        return Split(
+            torch.randn(n, in_channels, size, size, generator=gen),
+            torch.randint(0, classes, (n,), generator=gen),
+        )
+
+    return Dataset("random", split(), split(), split(), in_channels, classes, size, 4, True)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device: torch.device) -> float:
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="digits")
+    parser.add_argument("--dataset", default=None, help="default: the preset's dataset")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for every method")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--pairs", type=int, default=32, help="reward pairs per round")
+    parser.add_argument("--train-steps", type=int, default=20, help="training steps per round")
+    parser.add_argument("--fake-data", action="store_true", help="random images of the dataset's shape")
+    parser.add_argument("--untrained", action="store_true", help="random supernet weights")
+    parser.add_argument("--out", default=str(RESULTS / "throughput"), help="output path without suffix")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    dataset = args.dataset or {"digits": "digits", "cifar10": "cifar10"}[args.preset]
+    config = default_config(dataset, args.preset)
+    if args.untrained:
+        torch.manual_seed(0)
+        model, source = Supernet(config.net), "untrained (random weights)"
+    else:
+        path = cached_supernet(config, device)
+        model, _ = load_supernet(path, "cpu")
+        source = f"trained, {path.name}"
+    if args.fake_data:
+        size = {"digits": 8, "cifar10": 32}[args.preset]
+        data = fake_dataset(config.net.in_channels, size, config.net.num_classes)
+    else:
+        data = load_dataset(dataset, None, config.seed)
+    bs = 64
+
+    # ---- workload: `pairs` fresh (before, after) pairs per round, never repeated across rounds
+    rng = np.random.default_rng(0)
+    steps = config.net.steps
+
+    def workload(n: int):
+        before = [zoo.sample(rng, steps) for _ in range(n)]
+        return before, [transformed(g, rng) for g in before]
+
+    # ---- the plain loop
+    plain_model = copy.deepcopy(model).to(device).eval()
+    loader = DataLoader(TensorDataset(data.policy.images, data.policy.labels), batch_size=bs, shuffle=False)
+
+    def plain_rewards(before, after) -> list[float]:
+        out = []
+        for b, a in zip(before, after):
+            x, y = next(iter(loader))
+            x, y = x.to(device), y.to(device)
+            with torch.no_grad():
+                acc_b = (plain_model(x, [b])[0].argmax(-1) == y).float().mean().item()
+                acc_a = (plain_model(x, [a])[0].argmax(-1) == y).float().mean().item()
+            out.append(acc_a - acc_b)
+        return out
+
+    # ---- the evaluator
+    ev = SupernetEvaluator(copy.deepcopy(model), data, config, batch_size=bs, device=device)
+
+    def ev_rewards(before, after, per_call: int) -> None:
+        for i in range(0, len(before), per_call):
+            ev.reward(before[i : i + per_call], after[i : i + per_call])
+
+    # ---- training
+    train_model = copy.deepcopy(model).to(device, memory_format=torch.channels_last)
+    trainer = Trainer(train_model, data, config, device)
+    plain_train_model = copy.deepcopy(model).to(device)
+    plain_opt = torch.optim.SGD(plain_train_model.parameters(), lr=config.lr, momentum=0.9, weight_decay=3e-4)
+    train_loader = DataLoader(
+        TensorDataset(data.train.images, data.train.labels), batch_size=bs, shuffle=True, drop_last=True
+    )
+    arch_rng = np.random.default_rng(1)
+
+    def plain_train(n: int) -> None:
+        it = iter(train_loader)
+        for _ in range(n):
+            try:
+                x, y = next(it)
+            except StopIteration:
+                it = iter(train_loader)
+                x, y = next(it)
+            x = data.augment(x.to(device))
+            logits = plain_train_model(x, [zoo.sample(arch_rng, steps)])[0]
+            loss = F.cross_entropy(logits, y.to(device))
+            plain_opt.zero_grad()
+            loss.backward()
+            plain_opt.step()
+
+    def ev_train(n: int) -> None:
+        for _ in range(n):
+            trainer.step()
+
+    # warm-up (allocator, oneDNN kernels, cuDNN autotuning)
+    wb, wa = workload(4)
+    plain_rewards(wb, wa)
+    ev_rewards(wb, wa, 4)
+    plain_train(2)
+    ev_train(2)
+
+    times: dict[str, list[float]] = {}
+    per_call_options = (1, 8, 32)
+    for _ in range(args.rounds):
+        before, after = workload(args.pairs)
+        times.setdefault("plain loop", []).append(timed(partial(plain_rewards, before, after), device))
+        for per_call in per_call_options:
+            before, after = workload(args.pairs)
+            name = f"evaluator, {per_call} pair(s)/call"
+            times.setdefault(name, []).append(timed(partial(ev_rewards, before, after, per_call), device))
+        # cache hits: the last 32-per-call pairs again
+        hits = timed(partial(ev_rewards, before, after, 32), device)
+        times.setdefault("evaluator, cache hits", []).append(hits)
+        times.setdefault("train plain", []).append(timed(partial(plain_train, args.train_steps), device))
+        times.setdefault("train natgym", []).append(timed(partial(ev_train, args.train_steps), device))
+
+    med = {k: statistics.median(v) for k, v in times.items()}
+    rewards = {k: args.pairs / v for k, v in med.items() if not k.startswith("train")}
+    train = {k: args.train_steps * bs / v for k, v in med.items() if k.startswith("train")}
+    plain = rewards["plain loop"]
+    best_cold = max(v for k, v in rewards.items() if "pair" in k)
+    one_env = rewards["evaluator, 1 pair(s)/call"]
+    result = {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "device": str(device)
+            + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+            "torch": torch.__version__,
+            "threads": args.threads,
+            "load_average_1min": os.getloadavg()[0],
+        },
+        "config": {
+            "preset": args.preset,
+            "dataset": data.name,
+            "channels": config.net.channels,
+            "cells": config.net.layers,
+            "batch": bs,
+            "supernet": source,
+            "rounds": args.rounds,
+            "pairs_per_round": args.pairs,
+            "train_steps_per_round": args.train_steps,
+        },
+        "one_reward": "accuracy(after) - accuracy(before) on the same 64 images = 2 architecture evaluations",
+        "rewards_per_s": rewards,
+        "evaluations_per_s": {k: 2 * v for k, v in rewards.items()},
+        "train_images_per_s": train,
+        "speedup_vs_plain": {k: v / plain for k, v in rewards.items()},
+        "train_speedup_vs_plain": train["train natgym"] / train["train plain"],
+        "cache_hit_speedup": rewards["evaluator, cache hits"] / rewards["evaluator, 32 pair(s)/call"],
+        "reference_rewards_per_s_quoted": REFERENCE_REWARDS_PER_S,
+        "vs_reference_quoted": {
+            "1 pair/call": one_env / REFERENCE_REWARDS_PER_S,
+            "best": best_cold / REFERENCE_REWARDS_PER_S,
+        },
+        "raw_seconds": times,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    md = markdown(result)
+    out.with_suffix(".md").write_text(md)
+    print(md)
+
+
+def markdown(r: dict) -> str:
+    c, m = r["config"], r["machine"]
+    lines = [
+        f"# Supernet throughput ({c['preset']} preset: C={c['channels']}, {c['cells']} cells, "
+        f"batch {c['batch']})",
+        "",
+        f"Device: {m['device']}, {m['threads']} torch thread(s), {m['cpu_count']} CPU cores, "
+        f"torch {m['torch']}, "
+        f"1-min load average {m['load_average_1min']:.1f}. Supernet: {c['supernet']}; data: {c['dataset']}. "
+        f"Median of {c['rounds']} interleaved rounds of {c['pairs_per_round']} fresh pairs.",
+        "",
+        f"One reward = {r['one_reward']}.",
+        "",
+        "| method | rewards/s | evaluations/s | vs plain loop |",
+        "|---|---:|---:|---:|",
+    ]
+    for k, v in r["rewards_per_s"].items():
+        lines.append(f"| {k} | {v:.1f} | {2 * v:.1f} | {r['speedup_vs_plain'][k]:.2f}x |")
+    lines += [
+        "",
+        f"Cache hits vs cold (32 pairs/call): {r['cache_hit_speedup']:.1f}x.",
+        "",
+        "Authors' reference reward step at this config: about "
+        f"{r['reference_rewards_per_s_quoted']:.0f} rewards/s on 2 CPU cores -- quoted in issue 3, not "
+        "measured here. Evaluator vs that quote: "
+        f"{r['vs_reference_quoted']['1 pair/call']:.1f}x at 1 pair/call, "
+        f"{r['vs_reference_quoted']['best']:.1f}x batched.",
+        "",
+        "| training | images/s |",
+        "|---|---:|",
+    ]
+    for k, v in r["train_images_per_s"].items():
+        lines.append(f"| {k} | {v:.0f} |")
+    lines += ["", f"Training speed-up vs plain loop: {r['train_speedup_vs_plain']:.2f}x.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

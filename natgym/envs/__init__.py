@@ -1,0 +1,55 @@
+"""The Gymnasium environments and their registration.
+
+Ids (registered by ``import natgym``; ``gymnasium.make("natgym:NAT-Cell-v0")`` imports natgym
+itself):
+
+* ``NAT-Cell-v0`` -- :class:`~natgym.envs.cell.NATCellEnv`, one step per episode (the paper's
+  MDP); ``gymnasium.make_vec`` builds the batched :class:`~natgym.envs.vector.NATCellVectorEnv`.
+* ``NAT-CellSeq-v0`` -- :class:`~natgym.envs.seq.NATCellSeqEnv`, one edge per step.
+
+Both are registered ``nondeterministic=False``: with the default ``mode="fixed"`` evaluator and a
+seed, episodes repeat exactly. With ``mode="minibatch"`` or ``cotrain=True`` the env marks its own
+``spec.nondeterministic`` True. Registration imports neither torch nor the env modules; the
+classes below are loaded on first access.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+
+ENV_IDS: tuple[str, ...] = ("NAT-Cell-v0", "NAT-CellSeq-v0")
+"""The registered environment ids."""
+
+_LAZY = {
+    "NATCellEnv": "natgym.envs.cell",
+    "NATCellSeqEnv": "natgym.envs.seq",
+    "NATCellVectorEnv": "natgym.envs.vector",
+    "shared_evaluator": "natgym.envs.core",
+    "clear_evaluator_cache": "natgym.envs.core",
+}
+__all__ = ["ENV_IDS", "register_envs", *_LAZY]
+
+
+def register_envs() -> None:
+    """Register the natgym ids with Gymnasium (idempotent)."""
+    if "NAT-Cell-v0" not in gymnasium.registry:
+        gymnasium.register(
+            id="NAT-Cell-v0",
+            entry_point="natgym.envs.cell:NATCellEnv",
+            vector_entry_point="natgym.envs.vector:NATCellVectorEnv",
+            nondeterministic=False,
+        )
+    if "NAT-CellSeq-v0" not in gymnasium.registry:
+        gymnasium.register(
+            id="NAT-CellSeq-v0", entry_point="natgym.envs.seq:NATCellSeqEnv", nondeterministic=False
+        )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'natgym.envs' has no attribute {name!r}")

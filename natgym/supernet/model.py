@@ -1,0 +1,309 @@
+"""The weight-sharing supernet: the DARTS macro structure where every edge position holds all 13
+operations, each with its own weights; a genotype activates one op per edge.
+
+Layout (SPEC section 6): stem Conv3x3(in -> 3C) + norm; ``layers`` cells with reductions at
+:func:`natgym.cost.reduction_layers` doubling C; each cell preprocesses its two inputs to C
+channels (FactorizedReduce after a reduction, else ReLU-Conv1x1-norm); global average pooling and
+a linear classifier. Edge positions follow the DARTS search network: one position per (from, to)
+pair -- 2 + 3 + ... + (steps + 1) positions per cell (14 for steps 4, 20 for steps 5) -- each
+holding all 13 ops. An edge ``(op, from, to)`` of a genotype uses the ``op`` module at position
+``(from, to)``; a node whose two inputs come from the same earlier node uses that position twice.
+This is the layout whose size matches the paper's 15.0M parameters (8 cells, C = 20); one
+position per edge slot instead would give about 8.5M. A cell outputs all its intermediate nodes
+concatenated (fixed width ``steps * C``); nodes outside a genotype's ``concat`` contribute zeros.
+
+**Batch normalisation.** No affine parameters (SPEC) and **no running statistics**: every norm
+layer normalises with the statistics of the current batch, computed *separately for each
+architecture*. Running averages accumulated while training over thousands of sampled
+architectures describe none of them, and a single genotype's activations can be far from that
+mixture (e.g. a cell of pools vs. one of convolutions), so evaluating with them would score an
+architecture partly by how typical it is. Batch statistics per architecture are what the network
+was trained with. When G genotypes are evaluated in one forward on the same n images, the batch
+is laid out as G blocks of n and each block is normalised with its own statistics, so an
+architecture's output does not depend on which others it was batched with, nor on the order. The
+price is that an architecture's prediction for one image depends on the other images in its
+batch; the evaluator therefore always scores before/after on the same images.
+
+**Batched forward.** ``forward(x, genotypes)`` runs several genotypes at once: the stem (and
+anything else that does not depend on the genotype) runs once on the shared images, and at each
+edge slot the genotypes that use the same (from, op) are gathered and run through that op in one
+call. Null edges cost nothing and skip connections are additions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from natgym.cost import reduction_layers
+from natgym.errors import ConfigError, GenotypeError
+from natgym.genotype import Cell, Genotype
+from natgym.ops import FactorizedReduce, Identity, ReLUConvBN, make_op
+from natgym.space import NULL, OP_INDEX, OPS
+
+
+@dataclass(frozen=True)
+class SupernetConfig:
+    """Shape of a supernet: initial ``channels``, number of cells ``layers``, intermediate
+    nodes per cell ``steps``, image ``in_channels``, ``num_classes``."""
+
+    channels: int = 20
+    layers: int = 8
+    steps: int = 4
+    in_channels: int = 3
+    num_classes: int = 10
+    stem_multiplier: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("channels", "layers", "steps", "in_channels", "num_classes", "stem_multiplier"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+        if self.channels % 2:
+            raise ConfigError(
+                f"channels: expected an even number (FactorizedReduce halves it), got {self.channels}"
+            )
+
+    def to_dict(self) -> dict[str, int]:
+        """Plain dict (JSON-ready)."""
+        return asdict(self)
+
+
+PRESETS: dict[str, SupernetConfig] = {
+    "digits": SupernetConfig(channels=8, layers=3, steps=4, in_channels=1, num_classes=10),
+    "cifar10": SupernetConfig(channels=20, layers=8, steps=4, in_channels=3, num_classes=10),
+}
+"""Named supernet shapes: ``digits`` (C = 8, 3 cells: the reference's small config, fits 2 CPU
+cores) and ``cifar10`` (the paper's 8 cells x 20 channels, 15.0M parameters)."""
+
+
+class _Blocks:
+    """Shared by all norm layers of one supernet: images per architecture block."""
+
+    block: int = 0
+
+
+class BlockBatchNorm(nn.Module):
+    """Affine-free batch norm without running statistics whose statistics are computed
+    separately for each block of ``blocks.block`` consecutive images (one block per
+    architecture)."""
+
+    def __init__(self, channels: int, blocks: _Blocks, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.channels = channels
+        self.blocks = blocks
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.blocks.block or x.shape[0]
+        if x.shape[0] % n:
+            raise ValueError(f"x: batch of {x.shape[0]} is not a whole number of {n}-image blocks")
+        if x.shape[0] == n:
+            return F.batch_norm(x, None, None, training=True, eps=self.eps)
+        return torch.cat(
+            [F.batch_norm(b, None, None, training=True, eps=self.eps) for b in x.split(n)], dim=0
+        )
+
+    def extra_repr(self) -> str:
+        return f"{self.channels}, per-architecture batch statistics"
+
+
+@dataclass
+class _State:
+    """Activations of G genotypes stored without duplicates: ``tensor`` holds k blocks of n
+    images and genotype i's activations are block ``index[i]`` (-1: all zeros)."""
+
+    tensor: torch.Tensor
+    index: tuple[int, ...]
+
+    def blocks(self, n: int) -> int:
+        return self.tensor.shape[0] // n
+
+
+def _gather(t: torch.Tensor, blocks: Sequence[int], n: int) -> torch.Tensor:
+    """Blocks ``blocks`` of ``t`` (-1: a zero block), without a copy when they are a range."""
+    first = blocks[0]
+    if first >= 0 and list(blocks) == list(range(first, first + len(blocks))):
+        return t[first * n : (first + len(blocks)) * n]
+    zero = torch.zeros_like(t[:n]) if -1 in blocks else None
+    return torch.cat([zero if b < 0 else t[b * n : (b + 1) * n] for b in blocks], dim=0)
+
+
+def _dedupe(keys: Sequence) -> tuple[list, tuple[int, ...]]:
+    """Unique keys in order of first appearance and each key's position among them."""
+    unique: dict = {}
+    index = tuple(unique.setdefault(k, len(unique)) for k in keys)
+    return list(unique), index
+
+
+class SuperCell(nn.Module):
+    """One cell of the supernet: preprocessing and all 13 ops at every (from, to) position."""
+
+    def __init__(
+        self, steps: int, c_pp: int, c_p: int, c: int, reduction: bool, reduction_prev: bool, norm
+    ) -> None:
+        super().__init__()
+        self.steps, self.reduction, self.channels = steps, reduction, c
+        self.pre0 = FactorizedReduce(c_pp, c, norm) if reduction_prev else ReLUConvBN(c_pp, c, 1, 1, 0, norm)
+        self.pre1 = ReLUConvBN(c_p, c, 1, 1, 0, norm)
+        self.position: dict[tuple[int, int], int] = {}
+        positions = []
+        for dst in range(2, steps + 2):
+            for src in range(dst):
+                self.position[(src, dst)] = len(positions)
+                stride = 2 if reduction and src < 2 else 1
+                positions.append(nn.ModuleList(make_op(name, c, stride, norm) for name in OPS))
+        self.ops = nn.ModuleList(positions)
+
+    def forward(self, s0: _State, s1: _State, cells: Sequence[Cell], n: int) -> _State:
+        """Run the cell for genotype cells ``cells`` on deduplicated inputs; each distinct
+        (op, input block) is computed once."""
+        states: list[_State | None] = [
+            _State(self.pre0(s0.tensor), s0.index),
+            _State(self.pre1(s1.tensor), s1.index),
+        ]
+        for node in range(2, self.steps + 2):
+            slots = [self._slot(states, cells, node, slot, n) for slot in (2 * node - 4, 2 * node - 3)]
+            states.append(_add(slots[0], slots[1], n))
+        pre = states[1].tensor[:n]
+        h, w = (pre.shape[2] // 2, pre.shape[3] // 2) if self.reduction else pre.shape[2:]
+        zero = pre.new_zeros(n, self.channels, h, w)
+        if not pre.is_contiguous() and pre.is_contiguous(memory_format=torch.channels_last):
+            zero = zero.contiguous(memory_format=torch.channels_last)
+        return self._concat(states[2:], cells, n, zero)
+
+    def _slot(
+        self, states: list[_State | None], cells: Sequence[Cell], node: int, slot: int, n: int
+    ) -> _State | None:
+        """Output of edge ``slot`` for every genotype, each distinct (src, op, block) once."""
+        keys = []
+        for i, cell in enumerate(cells):
+            op, src, _ = cell.edges[slot]
+            state, op_i = states[src], OP_INDEX[op]
+            block = -1 if state is None or op_i == NULL else state.index[i]
+            keys.append(None if block < 0 else (src, op_i, block))
+        unique, index = _dedupe(keys)
+        if unique == [None]:
+            return None
+        groups: dict[tuple[int, int], list[int]] = {}
+        for key in unique:
+            if key is not None:
+                groups.setdefault(key[:2], []).append(key[2])
+        outputs, offset, where = [], 0, {}
+        for (src, op_i), blocks in groups.items():
+            module = self.ops[self.position[(src, node)]][op_i]
+            x = _gather(states[src].tensor, blocks, n)
+            outputs.append(x if isinstance(module, Identity) else module(x))
+            where.update({(src, op_i, b): offset + j for j, b in enumerate(blocks)})
+            offset += len(blocks)
+        tensor = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=0)
+        return _State(tensor, tuple(-1 if unique[k] is None else where[unique[k]] for k in index))
+
+    @staticmethod
+    def _concat(nodes: list[_State | None], cells: Sequence[Cell], n: int, zero: torch.Tensor) -> _State:
+        """Cell output: the intermediate nodes side by side (zeros outside each ``concat``)."""
+        keys = [
+            tuple(
+                node.index[i] if node is not None and j + 2 in cell.concat else -1
+                for j, node in enumerate(nodes)
+            )
+            for i, cell in enumerate(cells)
+        ]
+        unique, index = _dedupe(keys)
+        parts = []
+        for j, node in enumerate(nodes):
+            blocks = [key[j] for key in unique]
+            if node is None or all(b < 0 for b in blocks):
+                parts.append(zero if len(unique) == 1 else torch.cat([zero] * len(unique)))
+            else:
+                parts.append(_gather(node.tensor, blocks, n))
+        return _State(torch.cat(parts, dim=1), index)
+
+
+def _add(a: _State | None, b: _State | None, n: int) -> _State | None:
+    """Sum of two edge outputs per genotype, each distinct pair of blocks added once."""
+    if a is None or b is None:
+        return a if b is None else b
+    if a.index == b.index:
+        return _State(a.tensor + b.tensor, a.index)
+    pairs = list(zip(a.index, b.index))
+    unique, index = _dedupe(pairs)
+    if (-1, -1) in unique:
+        kept = [p for p in unique if p != (-1, -1)]
+        remap = {p: i for i, p in enumerate(kept)}
+        index = tuple(-1 if unique[k] == (-1, -1) else remap[unique[k]] for k in index)
+        unique = kept
+    summed = _gather(a.tensor, [p[0] for p in unique], n) + _gather(b.tensor, [p[1] for p in unique], n)
+    return _State(summed, index)
+
+
+class Supernet(nn.Module):
+    """The weight-sharing network for :class:`SupernetConfig` ``config``.
+
+    ``forward(x, genotypes)`` returns logits ``[G, n, num_classes]`` for G genotypes: ``x`` is
+    either ``[n, C, H, W]`` (every genotype sees the same images) or ``[G, n, C, H, W]`` (one
+    batch per genotype). See the module docstring for the normalisation and batching.
+    """
+
+    def __init__(self, config: SupernetConfig) -> None:
+        super().__init__()
+        self.config = config
+        self._blocks = _Blocks()
+        norm = lambda c: BlockBatchNorm(c, self._blocks)
+        c = config.channels
+        c_curr = config.stem_multiplier * c
+        stem_conv = nn.Conv2d(config.in_channels, c_curr, 3, padding=1, bias=False)
+        self.stem = nn.Sequential(stem_conv, norm(c_curr))
+        c_pp, c_p, c_curr = c_curr, c_curr, c
+        reductions = reduction_layers(config.layers)
+        cells, reduction_prev = [], False
+        for i in range(config.layers):
+            reduction = i in reductions
+            if reduction:
+                c_curr *= 2
+            cells.append(SuperCell(config.steps, c_pp, c_p, c_curr, reduction, reduction_prev, norm))
+            reduction_prev = reduction
+            c_pp, c_p = c_p, config.steps * c_curr
+        self.cells = nn.ModuleList(cells)
+        self.classifier = nn.Linear(c_p, config.num_classes)
+
+    def check(self, genotypes: Sequence[Genotype]) -> list[Genotype]:
+        """Raise ``GenotypeError`` unless every genotype has this supernet's ``steps``."""
+        genotypes = list(genotypes)
+        if not genotypes:
+            raise GenotypeError("genotypes: expected at least one genotype")
+        for i, gen in enumerate(genotypes):
+            if not isinstance(gen, Genotype):
+                raise GenotypeError(f"genotypes[{i}]: expected a Genotype, got {type(gen).__name__}")
+            if gen.steps != self.config.steps:
+                raise GenotypeError(
+                    f"genotypes[{i}].steps: the supernet has {self.config.steps} intermediate nodes per "
+                    f"cell, the genotype {gen.steps}; allowed: {self.config.steps}"
+                )
+        return genotypes
+
+    def forward(self, x: torch.Tensor, genotypes: Sequence[Genotype]) -> torch.Tensor:
+        genotypes = self.check(genotypes)
+        g = len(genotypes)
+        if x.dim() == 4:
+            x5 = x.unsqueeze(0)
+        elif x.dim() == 5 and x.shape[0] == g:
+            x5 = x
+        else:
+            raise ConfigError(
+                f"x: expected [n, C, H, W] or [{g}, n, C, H, W] for {g} genotypes, got {tuple(x.shape)}"
+            )
+        n = x5.shape[1]
+        self._blocks.block = n
+        index = tuple(range(g)) if x5.shape[0] > 1 else (0,) * g
+        s0 = s1 = _State(self.stem(x5.reshape(-1, *x5.shape[2:])), index)
+        normals = [gen.normal for gen in genotypes]
+        reduces = [gen.reduce for gen in genotypes]
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, reduces if cell.reduction else normals, n)
+        logits = self.classifier(s1.tensor.mean(dim=(2, 3)))
+        return _gather(logits, s1.index, n).view(g, n, -1)

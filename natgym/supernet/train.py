@@ -1,0 +1,354 @@
+"""Training the supernet weights w on uniformly sampled architectures, with checkpoints and a cache.
+
+Each SGD step takes a minibatch of the weight-train split (augmented per
+:meth:`natgym.data.Dataset.augment`), samples an input architecture with
+:func:`natgym.zoo.sample` (SPEC section 4) and takes one step on the cross-entropy of that
+architecture. Optimiser: SGD, momentum 0.9, weight decay 3e-4, batch 64, constant learning rate
+(SPEC section 6: 0.01 for CIFAR; 0.05 for the tiny digits preset, which otherwise needs many more
+epochs to converge).
+
+Tensors use the channels-last memory format on every device (measured faster on CPU as well, for
+these small convolutions and pools); on CUDA the forward pass runs under bf16 autocast.
+
+Runs are resumable: the training state (weights, optimiser, epoch) is written atomically
+(temporary file, then ``os.replace``) at most every ``checkpoint_seconds`` and at the end of every
+epoch after that interval; every epoch's randomness is derived from ``(seed, epoch)``, so a run
+that is killed and resumed produces the same weights as one that was not. The finished supernet is
+stored under :func:`cache_dir` with a name keyed by a hash of the full configuration, so the same
+configuration trains once per machine and loads afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from natgym import zoo
+from natgym.data import DATASETS, Dataset, load_dataset
+from natgym.errors import ConfigError
+from natgym.supernet.model import PRESETS, Supernet, SupernetConfig
+
+FORMAT = 1
+"""Version of the checkpoint layout (part of the cache key)."""
+
+DEFAULT_PRESET = {"digits": "digits", "synthetic": "digits", "cifar10": "cifar10", "cifar100": "cifar10"}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained supernet (its hash names the cache file)."""
+
+    dataset: str = "digits"
+    preset: str = "digits"
+    net: SupernetConfig = SupernetConfig()
+    epochs: int = 150
+    batch_size: int = 64
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    augment: bool = True
+    archs_per_step: int = 1
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-ready)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{**data, "net": SupernetConfig(**data["net"])})
+
+    def key(self) -> str:
+        """12-hex-digit hash of the full configuration and the checkpoint format."""
+        text = json.dumps({"format": FORMAT, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def filename(self) -> str:
+        """Cache file name: ``supernet-<dataset>-<preset>-<key>.pt``."""
+        return f"supernet-{self.dataset}-{self.preset}-{self.key()}.pt"
+
+
+def default_config(
+    dataset: str = "digits", preset: str | None = None, seed: int = 0, **overrides: Any
+) -> TrainConfig:
+    """The default training configuration for ``dataset`` and ``preset`` (default: the
+    dataset's own), with ``overrides`` (any :class:`TrainConfig` field) applied."""
+    if dataset not in DATASETS:
+        raise ConfigError(f"dataset: unknown dataset {dataset!r}; allowed: {', '.join(DATASETS)}")
+    preset = preset or DEFAULT_PRESET[dataset]
+    if preset not in PRESETS:
+        raise ConfigError(f"preset: unknown supernet preset {preset!r}; allowed: {', '.join(PRESETS)}")
+    shape = {"digits": (1, 10), "synthetic": (3, 4), "cifar10": (3, 10), "cifar100": (3, 100)}[dataset]
+    net = replace(PRESETS[preset], in_channels=shape[0], num_classes=shape[1])
+    base = {"digits": dict(epochs=150, lr=0.05), "cifar10": dict(epochs=100, lr=0.01)}[preset]
+    if dataset == "synthetic":  # test data: a few epochs are enough
+        base = {**base, "epochs": 5}
+    unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(
+            f"{unknown[0]}: unknown training option; allowed: {', '.join(TrainConfig.__dataclass_fields__)}"
+        )
+    fields = {**base, **{k: v for k, v in overrides.items() if v is not None}}
+    if isinstance(fields.get("net"), dict):
+        fields["net"] = SupernetConfig(**fields["net"])
+    net = fields.pop("net", net)
+    config = TrainConfig(dataset=dataset, preset=preset, net=net, seed=int(seed), **fields)
+    if config.epochs < 1:
+        raise ConfigError(f"epochs: expected a positive integer, got {config.epochs}")
+    return config
+
+
+def cache_dir() -> Path:
+    """Where trained supernets live: ``$NATGYM_CACHE`` or ``~/.cache/natgym``, plus ``supernets``."""
+    root = os.environ.get("NATGYM_CACHE") or Path.home() / ".cache" / "natgym"
+    return Path(root) / "supernets"
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else as given."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device: unknown device {device!r}; allowed: auto, cpu, cuda, cuda:N") from None
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """SGD on the supernet's weights with uniformly sampled architectures.
+
+    :meth:`step` takes one minibatch step; :meth:`epoch` a pass over the weight-train split. Used
+    by :func:`train_supernet` and by the co-training evaluator.
+    """
+
+    def __init__(self, model: Supernet, data: Dataset, config: TrainConfig, device: torch.device) -> None:
+        self.model, self.data, self.config, self.device = model, data, config, device
+        self.images = data.train.images.to(device)
+        self.labels = data.train.labels.to(device)
+        self.optimizer = torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+        self.epochs_done = 0
+        self.steps_done = 0
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+
+    def reseed(self, epoch: int) -> None:
+        """Derive all randomness of ``epoch`` from ``(seed, epoch)``."""
+        self.generator.manual_seed(
+            int(np.random.SeedSequence([self.config.seed, epoch]).generate_state(1)[0])
+        )
+        self.rng = np.random.default_rng([self.config.seed, epoch, 1])
+
+    def step(self, index: torch.Tensor | None = None) -> tuple[float, float]:
+        """One SGD step on images ``index`` of the weight-train split (default: a random
+        minibatch) for ``archs_per_step`` sampled architectures (mean loss over them); returns
+        (loss, accuracy) of the minibatch."""
+        if index is None:
+            index = torch.randint(0, len(self.labels), (self.config.batch_size,), generator=self.generator)
+        index = index.to(self.device)
+        x, y = self.images[index], self.labels[index]
+        if self.config.augment:
+            x = self.data.augment(x, self.generator)
+        x = x.contiguous(memory_format=torch.channels_last)
+        genotypes = [zoo.sample(self.rng, self.config.net.steps) for _ in range(self.config.archs_per_step)]
+        self.model.train()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            logits = self.model(x, genotypes).flatten(0, 1)
+        y = y.repeat(len(genotypes))
+        loss = F.cross_entropy(logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.steps_done += 1
+        return loss.item(), (logits.detach().argmax(1) == y).float().mean().item()
+
+    def epoch(self, progress: Callable[[float, float], None] | None = None) -> tuple[float, float]:
+        """A pass over the weight-train split in random minibatches (the last partial one
+        dropped); returns the mean (loss, accuracy)."""
+        self.reseed(self.epochs_done)
+        perm = torch.randperm(len(self.labels), generator=self.generator)
+        bs = self.config.batch_size
+        stats = []
+        for start in range(0, len(perm) - bs + 1, bs):
+            stats.append(self.step(perm[start : start + bs]))
+            if progress is not None:
+                progress(*stats[-1])
+        self.epochs_done += 1
+        return tuple(np.mean(stats, axis=0)) if stats else (float("nan"), float("nan"))
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to resume."""
+        return {
+            "format": FORMAT,
+            "config": self.config.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epochs_done": self.epochs_done,
+            "steps_done": self.steps_done,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state`."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epochs_done, self.steps_done = state["epochs_done"], state["steps_done"]
+
+
+def train_supernet(
+    config: TrainConfig,
+    path: str | os.PathLike | None = None,
+    device: str | torch.device = "auto",
+    data: Dataset | None = None,
+    data_root: str | None = None,
+    progress: bool = True,
+    checkpoint_seconds: float = 30.0,
+    on_epoch: Callable[[int], None] | None = None,
+) -> Path:
+    """Train a supernet for ``config`` and store it at ``path`` (default: the cache file).
+
+    Returns at once if ``path`` already holds the finished supernet. A partial run's checkpoint
+    (``<path>.partial``) is resumed. ``on_epoch(epochs_done)`` is called after every epoch (after
+    any checkpoint), e.g. to stop a run early. The stored file holds the weights, the
+    configuration and ``train_seconds`` / ``train_images`` / final train loss and accuracy.
+    Concurrent calls for the same ``path`` train it once (a lock file; the others wait).
+    """
+    path = Path(path) if path is not None else cache_dir() / config.filename()
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(path.with_name(path.name + ".lock"), progress):
+        if path.is_file():  # another process finished it while we waited
+            return path
+        return _train(config, path, device, data, data_root, progress, checkpoint_seconds, on_epoch)
+
+
+@contextlib.contextmanager
+def _lock(path: Path, progress: bool) -> Iterator[None]:
+    """Exclusive lock on ``path`` so two processes never train the same supernet at once (the
+    second waits, then loads the first one's result). No-op where ``fcntl`` is missing."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    with open(path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if progress:
+                print(f"waiting for another process to finish training {path.name[:-5]} ...", flush=True)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _train(
+    config: TrainConfig,
+    path: Path,
+    device: str | torch.device,
+    data: Dataset | None,
+    data_root: str | None,
+    progress: bool,
+    checkpoint_seconds: float,
+    on_epoch: Callable[[int], None] | None,
+) -> Path:
+    dev = resolve_device(device)
+    data = data if data is not None else load_dataset(config.dataset, data_root, config.seed)
+    torch.manual_seed(config.seed)
+    model = Supernet(config.net).to(dev, memory_format=torch.channels_last)
+    trainer = Trainer(model, data, config, dev)
+    partial = path.with_name(path.name + ".partial")
+    elapsed = 0.0
+    if partial.is_file():
+        state = torch.load(partial, map_location=dev, weights_only=False)
+        if state.get("config") == config.to_dict() and state.get("format") == FORMAT:
+            trainer.load_state(state)
+            elapsed = state.get("train_seconds", 0.0)
+    from tqdm.auto import tqdm
+
+    steps_per_epoch = len(data.train) // config.batch_size
+    bar = tqdm(
+        total=config.epochs * steps_per_epoch,
+        initial=trainer.epochs_done * steps_per_epoch,
+        desc=f"supernet {config.dataset}/{config.preset}",
+        unit="step",
+        disable=not progress,
+        leave=False,
+    )
+    if trainer.epochs_done:
+        bar.write(f"resuming supernet training from epoch {trainer.epochs_done} ({partial})")
+    last_save = time.monotonic()
+    loss = acc = float("nan")
+    while trainer.epochs_done < config.epochs:
+        start = time.perf_counter()
+        loss, acc = trainer.epoch(
+            lambda lo, ac: (bar.update(1), bar.set_postfix(loss=f"{lo:.3f}", acc=f"{ac:.3f}"))
+        )
+        elapsed += time.perf_counter() - start
+        if time.monotonic() - last_save >= checkpoint_seconds or trainer.epochs_done == config.epochs:
+            _atomic_save({**trainer.state(), "train_seconds": elapsed}, partial)
+            last_save = time.monotonic()
+        if on_epoch is not None:
+            on_epoch(trainer.epochs_done)
+    bar.close()
+    final = {
+        "format": FORMAT,
+        "config": config.to_dict(),
+        "model": {k: v.contiguous() for k, v in model.state_dict().items()},
+        "train_seconds": elapsed,
+        "train_images": trainer.epochs_done * steps_per_epoch * config.batch_size,
+        "train_loss": float(loss),
+        "train_accuracy": float(acc),
+        "device": str(dev),
+    }
+    _atomic_save(final, path)
+    partial.unlink(missing_ok=True)
+    return path
+
+
+def load_supernet(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[Supernet, dict[str, Any]]:
+    """A trained supernet and its metadata (``config`` as :class:`TrainConfig`, ``train_seconds``...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"supernet: no checkpoint file at {path}")
+    state = torch.load(path, map_location=resolve_device(device), weights_only=False)
+    if not isinstance(state, dict) or state.get("format") != FORMAT or "model" not in state:
+        raise ConfigError(f"supernet: {path} is not a natgym supernet checkpoint (format {FORMAT})")
+    config = TrainConfig.from_dict(state["config"])
+    model = Supernet(config.net).to(resolve_device(device))
+    model.load_state_dict(state["model"])
+    meta = {k: v for k, v in state.items() if k != "model"}
+    meta["config"] = config
+    return model, meta
+
+
+def cached_supernet(config: TrainConfig, device: str | torch.device = "auto", **kwargs: Any) -> Path:
+    """The cache file for ``config``, training it first if this machine has not yet."""
+    return train_supernet(config, None, device, **kwargs)

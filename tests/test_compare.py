@@ -1,0 +1,180 @@
+"""The benchmark's statistics on synthetic inputs with known answers, and the benchmark itself:
+every agent runs to the same query budget, results are written, a rerun skips finished runs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import trim_mean
+
+from agents.benchmark import (
+    AGENTS,
+    BenchConfig,
+    load_run,
+    markdown_table,
+    run_benchmark,
+    run_path,
+    summary_rows,
+)
+from agents.stats import bootstrap_ci, curve_band, iqm, summarize
+from natgym.errors import ConfigError
+from natgym.reward import FunctionEvaluator
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny networks on a shared 2-core machine: one thread is much faster than two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def test_iqm_known_values():
+    assert iqm([1, 2, 3, 4, 5, 6, 7, 8]) == pytest.approx(4.5)  # mean of 3, 4, 5, 6
+    assert iqm([5.0]) == 5.0
+    assert iqm([1, 1, 1, 1, 1, 1, 1000, -1000]) == pytest.approx(1.0)  # outliers trimmed
+    assert iqm([3, 1, 2, 100, -100]) == pytest.approx(2.0)  # n = 5: one trimmed at each end
+    np.testing.assert_allclose(iqm(np.array([[1, 2, 3, 4], [4, 4, 4, 40]]), axis=-1), [2.5, 4.0])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=50))
+def test_iqm_equals_scipy_trim_mean(values):
+    assert iqm(values) == pytest.approx(trim_mean(values, 0.25), rel=1e-9, abs=1e-6)
+
+
+def test_bootstrap_ci_contains_the_statistic_and_orders_by_confidence():
+    x = np.random.default_rng(0).normal(size=30)
+    lo, hi = bootstrap_ci(x, np.mean)
+    assert lo < x.mean() < hi
+    lo90, hi90 = bootstrap_ci(x, np.mean, confidence=0.9)
+    lo99, hi99 = bootstrap_ci(x, np.mean, confidence=0.99)
+    assert lo99 <= lo <= lo90 < hi90 <= hi <= hi99
+    assert bootstrap_ci([2.5] * 7) == (2.5, 2.5)  # no spread, no width
+    wide = np.subtract(*bootstrap_ci(x[:8], np.mean)[::-1])
+    narrow = np.subtract(*bootstrap_ci(np.tile(x, 10), np.mean)[::-1])
+    assert narrow < wide  # more runs, tighter interval
+
+
+def test_bootstrap_ci_coverage_is_close_to_nominal():
+    rng = np.random.default_rng(1)
+    covered = 0
+    for rep in range(300):
+        sample = rng.normal(loc=3.0, scale=2.0, size=40)
+        lo, hi = bootstrap_ci(sample, np.mean, n_boot=1000, seed=rep)
+        covered += lo <= 3.0 <= hi
+    assert 0.88 <= covered / 300 <= 0.99  # nominal 0.95 (percentile bootstrap is slightly liberal)
+
+
+def test_summarize_and_curve_band():
+    s = summarize([1.0, 2.0, 3.0, 4.0])
+    assert s["n"] == 4 and s["mean"] == 2.5 and s["std"] == pytest.approx(np.std([1, 2, 3, 4]))
+    assert s["iqm"] == 2.5 and s["iqm_lo"] <= s["iqm"] <= s["iqm_hi"]
+    curves = np.random.default_rng(2).normal(size=(6, 10)) + np.arange(10)
+    mean, lo, hi = curve_band(curves)
+    np.testing.assert_allclose(mean, curves.mean(0))
+    assert (lo <= mean).all() and (mean <= hi).all() and (lo < hi).all()
+    with pytest.raises(ConfigError, match="values"):
+        summarize([])
+    with pytest.raises(ConfigError, match="confidence"):
+        bootstrap_ci([1.0, 2.0], confidence=1.5)
+
+
+# ----------------------------------------------------------------------------- benchmark
+
+
+def skip_score(g) -> float:
+    ops = [op for cell in g.cells for op in cell.ops]
+    return 0.2 + 0.5 * sum(op in ("skip_connect", "max_pool_3x3") for op in ops) / len(ops)
+
+
+def test_every_agent_runs_to_the_same_budget(tmp_path):
+    cfg = BenchConfig(seeds=1, budget=32, out_dir=str(tmp_path), progress=False)
+    records = run_benchmark(cfg, FunctionEvaluator(skip_score))
+    assert [r["agent"] for r in records] == list(AGENTS)
+    for r in records:
+        assert 16 <= r["queries"] <= 32, r["agent"]
+        assert r["evaluations"] <= 32 + 2  # the greedy-policy check comes after the counters stop
+        assert r["final_reward"] == max(t[1] for t in r["trace"])
+        assert r["acc_after"] - r["acc_before"] == pytest.approx(r["final_reward"])
+        assert np.isfinite(r["policy_reward"]) == (r["agent"] not in ("random", "evolution"))
+    for name in ("results.csv", "results.json", "summary.md", "reward_vs_queries.png", "acc_vs_madds.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    table = (tmp_path / "summary.md").read_text()
+    assert all(f"| {a} |" in table for a in AGENTS)
+    meta = json.loads((tmp_path / "results.json").read_text())
+    assert meta["machine"]["cpu_count"] >= 1 and len(meta["runs"]) == len(AGENTS)
+
+
+def test_a_resumed_benchmark_skips_finished_runs(tmp_path):
+    cfg = BenchConfig(
+        agents=("random", "evolution"), seeds=3, budget=20, out_dir=str(tmp_path), progress=False
+    )
+    ran = []
+    first = run_benchmark(cfg, FunctionEvaluator(skip_score), on_run=ran.append)
+    assert len(ran) == 6
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs").iterdir()}
+    ran.clear()
+    again = run_benchmark(cfg, FunctionEvaluator(skip_score), on_run=ran.append)
+    assert ran == [] and json.dumps(again) == json.dumps(first)
+    assert stamps == {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs").iterdir()}
+    run_path(tmp_path, "evolution", 1).unlink()  # as if killed during that run
+    (tmp_path / "runs" / "random-seed2.json").write_text('{"trunc')  # a torn file is rerun too
+    run_benchmark(cfg, FunctionEvaluator(skip_score), on_run=ran.append)
+    assert sorted((r["agent"], r["seed"]) for r in ran) == [("evolution", 1), ("random", 2)]
+    ran.clear()
+    bigger = BenchConfig(agents=("random",), seeds=1, budget=24, out_dir=str(tmp_path), progress=False)
+    assert load_run(run_path(tmp_path, "random", 0), bigger) is None  # another budget: not reused
+    run_benchmark(bigger, FunctionEvaluator(skip_score), on_run=ran.append)
+    assert [(r["agent"], r["seed"]) for r in ran] == [("random", 0)]
+
+
+def test_summary_rows_and_table():
+    records = [
+        {
+            "agent": "random",
+            "final_reward": r,
+            "acc_before": 0.5,
+            "acc_after": 0.5 + r,
+            "madds_ratio": 0.4,
+            "genotype": "g",
+            "policy_reward": float("nan"),
+            "wall_s": 1.0,
+            "evaluations": 10,
+            "queries": 20,
+        }
+        for r in (0.1, 0.2, 0.3, 0.4)
+    ]
+    (row,) = summary_rows(records, ["random", "ppo"])
+    assert row["mean"] == pytest.approx(0.25) and row["best_acc_after"] == pytest.approx(0.9)
+    assert "| random | 4 | +25.00 ± 11.18 |" in markdown_table([row])
+
+
+def test_bad_config_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="agents"):
+        run_benchmark(BenchConfig(agents=("sac",), out_dir=str(tmp_path)), FunctionEvaluator(skip_score))
+    with pytest.raises(ConfigError, match="seeds"):
+        run_benchmark(BenchConfig(seeds=0, out_dir=str(tmp_path)), FunctionEvaluator(skip_score))
+
+
+def test_bench_command_runs_every_agent_on_a_real_supernet(tmp_path, capsys):
+    from natgym.cli import main
+    from tests.tiny_supernet import tiny_supernet
+
+    checkpoint = tiny_supernet(tmp_path)
+    out = tmp_path / "bench"
+    argv = ["bench", "--supernet", str(checkpoint), "--seeds", "1", "--budget", "32", "--out", str(out)]
+    assert main([*argv, "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert all(f"| {a} |" in printed for a in AGENTS)
+    assert len(list((out / "runs").glob("*.json"))) == len(AGENTS)
+    stamp = (out / "runs" / "nat-seed0.json").stat().st_mtime_ns
+    assert main([*argv, "--device", "cpu", "--agents", "random,nat"]) == 0  # reuses the stored runs
+    assert (out / "runs" / "nat-seed0.json").stat().st_mtime_ns == stamp
