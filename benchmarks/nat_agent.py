@@ -3,7 +3,8 @@ valid-transition policy and the identity policy, on NAT-Cell-v0 with the digits 
 
 Protocol (per seed, all policies on the same fixed, deterministic supernet evaluator):
 
-* training phase -- each agent variant runs ``updates`` x ``num_envs`` episodes; the random
+* training phase -- each agent (variant x learning rate; ``--lrs``, default the SPEC 3e-4 and a
+  larger 1e-3 suited to the small budget) runs ``updates`` x ``num_envs`` episodes; the random
   policy runs the same episodes (same input genotypes: the env is reset from the same seeds),
   so both spend the same number of supernet queries; the per-update mean reward is the
   learning curve;
@@ -44,7 +45,6 @@ from natgym.envs.core import shared_evaluator
 from natgym.space import NUM_OPS
 
 VARIANTS = ("improved", "faithful")
-POLICIES = ("improved", "faithful", "random", "identity")
 
 
 def random_curve(cfg: NATConfig, evaluator) -> list[float]:
@@ -87,7 +87,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--updates", type=int, default=100, help="policy updates per agent")
     parser.add_argument("--num-envs", type=int, default=8, help="episodes per update")
     parser.add_argument("--eval-inputs", type=int, default=100, help="held-out input genotypes per seed")
-    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--lrs", type=float, nargs="+", default=[3e-4, 1e-3], help="agent learning rates")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 avoids thrashing shared cores)"
+    )
     parser.add_argument("--preset", default=None, help="supernet preset (default: the digits default)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
@@ -98,25 +101,28 @@ def main(argv: list[str] | None = None) -> None:
         args.seeds, args.updates, args.num_envs, args.eval_inputs = 2, 4, 4, 8
         out = out / "quick"
     out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(args.threads)
+    agents = [(variant, lr) for lr in args.lrs for variant in VARIANTS]
 
     t0 = time.time()
     evaluator = shared_evaluator(dataset="digits", preset=args.preset, device=args.device)
     t_supernet = time.time() - t0
     rows, curves = [], []
-    bar = tqdm(total=args.seeds * (len(VARIANTS) + 1), desc="nat benchmark")
+    bar = tqdm(total=args.seeds * (len(agents) + 1), desc="nat benchmark")
     for seed in range(args.seeds):
         inputs = [zoo.sample(np.random.default_rng((777, seed))) for _ in range(args.eval_inputs)]
-        base = dict(updates=args.updates, num_envs=args.num_envs, lr=args.lr, seed=seed, device=args.device)
+        base = dict(updates=args.updates, num_envs=args.num_envs, seed=seed, device=args.device)
         train_curves: dict[str, list[float]] = {}
         train_queries: dict[str, int] = {}
         held: dict[str, np.ndarray] = {}
-        for variant in VARIANTS:
+        for variant, lr in agents:
+            name = f"{variant} lr={lr:g}"
             q0 = evaluator.queries
-            res = train(NATConfig(variant=variant, progress=False, **base), evaluator=evaluator)
-            train_queries[variant] = evaluator.queries - q0
-            train_curves[variant] = [h["reward"] for h in res.history]
-            held[variant] = held_out_rewards(res.policy, inputs, evaluator, seed)
-            held[variant + " (greedy)"] = held_out_rewards(res.policy, inputs, evaluator, seed, greedy=True)
+            res = train(NATConfig(variant=variant, lr=lr, progress=False, **base), evaluator=evaluator)
+            train_queries[name] = evaluator.queries - q0
+            train_curves[name] = [h["reward"] for h in res.history]
+            held[name] = held_out_rewards(res.policy, inputs, evaluator, seed)
+            held[name + " (greedy)"] = held_out_rewards(res.policy, inputs, evaluator, seed, greedy=True)
             bar.update()
         q0 = evaluator.queries
         train_curves["random"] = random_curve(NATConfig(**base), evaluator)
@@ -133,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
                     "seed": seed,
                     "held_out_reward": float(np.mean(rewards)),
                     "train_reward_last10pct": float(np.mean(tail)) if tail else float("nan"),
-                    "train_queries": train_queries.get(name.split(" ")[0], 0),
+                    "train_queries": train_queries.get(name.removesuffix(" (greedy)"), 0),
                     "eval_queries": 2 * len(inputs),
                 }
             )
@@ -196,12 +202,12 @@ def main(argv: list[str] | None = None) -> None:
     tmp = out / "nat_agent.json.tmp"
     tmp.write_text(json.dumps(meta, indent=2))
     os.replace(tmp, out / "nat_agent.json")
-    plot(curves, args, out / "nat_agent.png")
+    plot(curves, [f"{v} lr={lr:g}" for v, lr in agents] + ["random"], args, out / "nat_agent.png")
     print("\n".join(lines))
     print(f"\nwall time {wall:.0f} s; results in {out}")
 
 
-def plot(curves: list[dict], args: argparse.Namespace, path: Path) -> None:
+def plot(curves: list[dict], names: list[str], args: argparse.Namespace, path: Path) -> None:
     """Learning curves (mean over seeds, band = ± std, smoothed over a few updates)."""
     import matplotlib
 
@@ -211,15 +217,15 @@ def plot(curves: list[dict], args: argparse.Namespace, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     window = max(1, args.updates // 20)
     kernel = np.ones(window) / window
-    for name, color in (("improved", "C0"), ("faithful", "C1"), ("random", "C2")):
+    for i, name in enumerate(names):
         runs = [
             [c["reward"] for c in curves if c["policy"] == name and c["seed"] == s] for s in range(args.seeds)
         ]
         arr = np.array([np.convolve(r, kernel, mode="valid") for r in runs])
         x = (np.arange(arr.shape[1]) + window) * args.num_envs * 2
         m, sd = arr.mean(0), arr.std(0)
-        ax.plot(x, m, color=color, label=name if name == "random" else f"NAT agent ({name})")
-        ax.fill_between(x, m - sd, m + sd, color=color, alpha=0.2)
+        ax.plot(x, m, color=f"C{i}", label=name if name == "random" else f"NAT agent, {name}")
+        ax.fill_between(x, m - sd, m + sd, color=f"C{i}", alpha=0.15)
     ax.axhline(0.0, color="k", lw=1, ls="--", label="identity")
     ax.set_xlabel("supernet queries (2 per episode)")
     ax.set_ylabel(f"mean reward per update (moving avg {window})")

@@ -378,9 +378,13 @@ def test_seq_env_penalty_is_paid_on_the_step() -> None:
 # ----------------------------------------------------------------- MaskablePPO
 @pytest.mark.slow
 @pytest.mark.parametrize("env_id", IDS)
-def test_maskable_ppo_learns_without_error(env_id: str) -> None:
+def test_maskable_ppo_learns_without_error(env_id: str, request: pytest.FixtureRequest) -> None:
+    import torch
     from sb3_contrib import MaskablePPO
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny MLP: intra-op threads only add overhead on a shared machine
+    request.addfinalizer(lambda: torch.set_num_threads(threads))
     env = gym.make(env_id, supernet=toy_evaluator())
     model = MaskablePPO(
         "MultiInputPolicy", env, n_steps=256, batch_size=128, n_epochs=2, seed=0, device="cpu",

@@ -24,10 +24,13 @@ architecture's output does not depend on which others it was batched with, nor o
 price is that an architecture's prediction for one image depends on the other images in its
 batch; the evaluator therefore always scores before/after on the same images.
 
-**Batched forward.** ``forward(x, genotypes)`` runs several genotypes at once: the stem (and
-anything else that does not depend on the genotype) runs once on the shared images, and at each
-edge slot the genotypes that use the same (from, op) are gathered and run through that op in one
-call. Null edges cost nothing and skip connections are additions.
+**Batched forward.** ``forward(x, genotypes)`` runs several genotypes at once and stores
+activations without duplicates: genotypes whose computation so far is identical share one block
+(the stem, and whatever else does not depend on the genotype, runs once on the shared images; a
+before/after pair that differs only in its reduce cell shares every normal cell before the first
+reduction). At each edge slot every distinct (from, op, input block) is computed once, and the
+genotypes using the same op at the same position run in one call. Null edges cost nothing and
+skip connections are additions. Results equal one-genotype-at-a-time forwards.
 """
 
 from __future__ import annotations
