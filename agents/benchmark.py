@@ -18,8 +18,9 @@ Per agent the report gives the mean +- std over seeds of the final reward, its I
 percentile-bootstrap interval (:mod:`agents.stats`), the best transformed architecture over the
 seeds (supernet accuracy and MAdds ratio after / before in the DARTS CIFAR network), the mean
 wall time per run and the supernet evaluations actually computed (cache misses). Outputs in
-``out_dir``: ``runs/<agent>-seed<k>.json`` (one per finished run, written atomically; a rerun
-skips runs whose file holds the same configuration), ``results.csv``, ``results.json``,
+``out_dir``: ``runs/<agent>-seed<k>.json`` (one per finished run with its per-episode trace,
+written atomically; a rerun skips runs whose file holds the same configuration),
+``results.csv``, ``results.json`` (configuration, machine, summary, runs without traces),
 ``summary.md``, ``reward_vs_queries.png`` and ``acc_vs_madds.png``.
 """
 
@@ -62,7 +63,7 @@ class BenchConfig:
 
     agents: tuple[str, ...] = AGENTS
     seeds: int = 5
-    budget: int = 1024
+    budget: int = 2048
     arch: str = "DARTS"
     dataset: str = "digits"
     preset: str | None = None
@@ -225,7 +226,7 @@ def run_one(agent: str, seed: int, cfg: BenchConfig, evaluator: Evaluator) -> di
     return record
 
 
-QUICK = {"budget": 128, "out_dir": "benchmarks/results/compare/quick"}
+QUICK = {"budget": 256, "out_dir": "benchmarks/results/compare/quick"}
 """What ``--quick`` changes (5 seeds still; under 10 minutes on 2 CPU cores)."""
 
 
@@ -462,13 +463,12 @@ def plot(records: Sequence[dict[str, Any]], cfg: BenchConfig, out: Path) -> list
 
 
 def machine() -> dict[str, Any]:
-    """Where the benchmark ran."""
+    """Where the benchmark ran (torch threads are in the config)."""
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 
@@ -488,7 +488,8 @@ def write_report(records: Sequence[dict[str, Any]], cfg: BenchConfig) -> dict[st
     writer.writerows(records)
     _write_atomic(out / "results.csv", buf.getvalue())
     meta = {"config": {**asdict(cfg), "agents": list(cfg.agents)}, "machine": machine(), "summary": rows}
-    _write_atomic(out / "results.json", json.dumps({**meta, "runs": list(records)}, indent=1))
+    runs = [{k: v for k, v in r.items() if k != "trace"} for r in records]  # traces stay in runs/
+    _write_atomic(out / "results.json", json.dumps({**meta, "runs": runs}, indent=1))
     table = markdown_table(rows)
     _write_atomic(out / "summary.md", table)
     paths = {"csv": out / "results.csv", "json": out / "results.json", "md": out / "summary.md"}

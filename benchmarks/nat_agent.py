@@ -84,7 +84,7 @@ def held_out_rewards(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--updates", type=int, default=100, help="policy updates per agent")
+    parser.add_argument("--updates", type=int, default=200, help="policy updates per agent")
     parser.add_argument("--num-envs", type=int, default=8, help="episodes per update")
     parser.add_argument("--eval-inputs", type=int, default=100, help="held-out input genotypes per seed")
     parser.add_argument("--lrs", type=float, nargs="+", default=[3e-4, 1e-3], help="agent learning rates")
@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     rows, curves = [], []
     bar = tqdm(total=args.seeds * (len(agents) + 1), desc="nat benchmark")
     for seed in range(args.seeds):
-        inputs = [zoo.sample(np.random.default_rng((777, seed))) for _ in range(args.eval_inputs)]
+        rng = np.random.default_rng((777, seed))
+        inputs = [zoo.sample(rng) for _ in range(args.eval_inputs)]
         base = dict(updates=args.updates, num_envs=args.num_envs, seed=seed, device=args.device)
         train_curves: dict[str, list[float]] = {}
         train_queries: dict[str, int] = {}

@@ -321,7 +321,8 @@ def markdown(summary: dict[str, Any]) -> str:
                 continue
             acc = f"{100 * r['test_accuracy_mean']:.2f} ± {100 * r['test_accuracy_std']:.2f}"
             if c != "input":
-                acc += f" ({100 * (r['test_accuracy_mean'] - base['test_accuracy_mean']):+.2f})"
+                delta = round(100 * (r["test_accuracy_mean"] - base["test_accuracy_mean"]), 2) + 0.0
+                acc += f" ({delta:+.2f})"
             cells.append(f"{r['params'] / 1e3:.1f} | {r['madds'] / 1e6:.2f} | {acc}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for name, reason in summary.get("natgym_missing", {}).items():

@@ -10,7 +10,7 @@ from natgym.data import load_dataset
 from natgym.errors import ConfigError
 from natgym.final import PRESETS, cutout, evaluate, make_config, train_seed
 
-TINY = dict(epochs=2, batch_size=32, channels=4, layers=3, auxiliary=0.4, drop_path=0.2, cutout=2)
+TINY = dict(epochs=2, batch_size=64, channels=4, layers=3, auxiliary=0.4, drop_path=0.2, cutout=2)
 RESULT_FIELDS = {
     "genotype",
     "genotype_text",
@@ -61,8 +61,11 @@ def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path):
     assert train_seed(g, cfg, data, 0, tmp_path / "cut", device="cpu", progress=False, stop_after=1) is None
     state = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)
     assert state["epoch"] == 1 and len(state["history"]) == 1
+    state["history"][0]["from_checkpoint"] = True  # proves epoch 0 is not retrained on resume
+    torch.save(state, tmp_path / "cut" / "checkpoint.pt")
     resumed = train_seed(g, cfg, data, 0, tmp_path / "cut", device="cpu", progress=False)
     assert [h["epoch"] for h in resumed["history"]] == [0, 1]
+    assert resumed["history"][0].pop("from_checkpoint") is True
     assert resumed["history"] == straight["history"]
     assert resumed["test_accuracy"] == straight["test_accuracy"]
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)["model"]
@@ -86,7 +89,16 @@ def test_finished_seed_is_not_retrained_and_other_config_is_refused(data, tmp_pa
 
 def test_result_file_has_documented_fields(data, tmp_path):
     g = zoo.get("MobileNetV2")
-    res = evaluate(g, "digits", seeds=2, out_dir=tmp_path, device="cpu", progress=False, data=data, **TINY)
+    res = evaluate(
+        g,
+        "digits",
+        seeds=2,
+        out_dir=tmp_path,
+        device="cpu",
+        progress=False,
+        data=data,
+        **{**TINY, "epochs": 1},
+    )
     stored = json.loads((tmp_path / "result.json").read_text())
     assert set(stored) == RESULT_FIELDS
     assert stored == json.loads(json.dumps(res))

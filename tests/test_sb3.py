@@ -196,3 +196,18 @@ def test_train_agent_command_on_a_real_supernet(algo, tiny_checkpoint, tmp_path,
     assert main([*argv, "--timesteps", "32", "--out", str(out), "--device", "cpu"]) == 0
     assert "mean reward" in capsys.readouterr().out
     assert (out / "model.zip").exists() and (out / "monitor.csv").exists()
+
+
+@pytest.mark.parametrize("algo", ["maskable_ppo", "ppo"])
+def test_evaluation_callback_writes_results(algo, tmp_path):
+    train(
+        algo,
+        env_kwargs(arch="DARTS"),
+        timesteps=64,
+        eval_freq=32,
+        eval_episodes=2,
+        progress=False,
+        out_dir=tmp_path,
+    )
+    results = np.load(tmp_path / "evaluations.npz")
+    assert results["results"].shape == (2, 2) and (tmp_path / "best_model.zip").exists()

@@ -107,8 +107,13 @@ def transform_command(args: argparse.Namespace) -> None:
 def demo(out: str | Path = "natgym-demo", seed: int = 0, device: str = "auto") -> None:
     """The main job on the embedded default (digits): supernet, short agent training, DARTS
     transformation printed and drawn into ``out``."""
+    import torch
+
     from natgym.envs.core import shared_evaluator
 
+    # The digits supernet is tiny: one thread is as fast on an idle machine and avoids the
+    # 10-100x slow-down of OpenMP threads fighting over busy shared cores.
+    torch.set_num_threads(1)
     out = Path(out)
     print("\n[1/3] supernet on the embedded digits dataset (trained on first use, then cached)")
     evaluator = shared_evaluator(dataset="digits", device=device)

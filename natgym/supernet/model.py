@@ -173,7 +173,7 @@ class SuperCell(nn.Module):
             slots = [self._slot(states, cells, node, slot, n) for slot in (2 * node - 4, 2 * node - 3)]
             states.append(_add(slots[0], slots[1], n))
         pre = states[1].tensor[:n]
-        h, w = (pre.shape[2] // 2, pre.shape[3] // 2) if self.reduction else pre.shape[2:]
+        h, w = ((pre.shape[2] + 1) // 2, (pre.shape[3] + 1) // 2) if self.reduction else pre.shape[2:]
         zero = pre.new_zeros(n, self.channels, h, w)
         if not pre.is_contiguous() and pre.is_contiguous(memory_format=torch.channels_last):
             zero = zero.contiguous(memory_format=torch.channels_last)
