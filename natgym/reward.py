@@ -10,6 +10,7 @@ import os
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,8 +78,10 @@ class SupernetEvaluator(Evaluator):
       paper's mode): each call draws a fresh random minibatch. Either way all genotypes of one call
       -- so the before/after pair of :meth:`reward` -- are scored on the same images.
     * The reward split lives on the device; all genotypes of a call run in one batched forward
-      (at most ``max_genotypes`` at a time) under inference mode, channels-last, bf16 autocast on
-      CUDA. Identical genotypes in a call are computed once.
+      (at most ``max_genotypes`` at a time) under inference mode: on CPU the functional NHWC
+      forward :func:`natgym.supernet.fast.infer` (same results up to float rounding, about 1.5x
+      faster on these tiny tensors), on CUDA the module forward, channels-last with bf16 autocast.
+      Identical genotypes in a call are computed once.
     * Accuracies are cached by (genotype, supernet ``version``, image subset); in minibatch mode
       a subset is never reused, so only repeats within a call hit.
     * :meth:`train_weights` trains w for some SGD steps on uniformly sampled architectures
@@ -144,6 +147,7 @@ class SupernetEvaluator(Evaluator):
         self._generator = torch.Generator().manual_seed(self.seed)
         order = torch.randperm(len(data.policy), generator=torch.Generator().manual_seed(self.seed))
         self._fixed = order[:batch_size].to(self.device)
+        self._fixed_images, self._fixed_labels = self._images[self._fixed], self._labels[self._fixed]
 
     # ------------------------------------------------------------------ scoring
     def accuracy(self, genotypes: Sequence[Genotype]) -> np.ndarray:
@@ -151,7 +155,7 @@ class SupernetEvaluator(Evaluator):
         genotypes = self.model.check(genotypes)
         self.queries += len(genotypes)
         if self.mode == "fixed":
-            subset, index = ("fixed", self.seed, self.batch_size), self._fixed
+            subset, index = ("fixed", self.seed, self.batch_size), None
         else:
             import torch
 
@@ -168,7 +172,11 @@ class SupernetEvaluator(Evaluator):
                 out[i] = hit
         if todo:
             unique = list(todo)
-            acc = self._score(unique, self._images[index], self._labels[index])
+            if index is None:
+                images, labels = self._fixed_images, self._fixed_labels
+            else:
+                images, labels = self._images[index], self._labels[index]
+            acc = self._score(unique, images, labels)
             self.evaluations += len(unique)
             for genotype, value in zip(unique, acc):
                 out[todo[genotype]] = value
@@ -200,11 +208,14 @@ class SupernetEvaluator(Evaluator):
     def _score(self, genotypes: list[Genotype], images: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
         import torch
 
+        from natgym.supernet.fast import infer
+
         cuda = self.device.type == "cuda"
+        forward = self.model if cuda else partial(infer, self.model)
         parts = []
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
             for start in range(0, len(genotypes), self.max_genotypes):
-                logits = self.model(images, genotypes[start : start + self.max_genotypes])
+                logits = forward(images, genotypes[start : start + self.max_genotypes])
                 parts.append((logits.argmax(-1) == labels).float().mean(-1))
         return torch.cat(parts).double().cpu().numpy()
 
