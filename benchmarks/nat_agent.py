@@ -41,8 +41,9 @@ from agents.nat.policy import NATPolicy, observe
 from agents.nat.trainer import NATConfig, action_masks, make_envs, train
 from agents.stats import summarize
 from natgym import zoo
-from natgym.envs.core import shared_evaluator
+from natgym.envs.core import genotype_cost, shared_evaluator
 from natgym.space import NUM_OPS
+from natgym.supernet.train import default_config
 
 VARIANTS = ("improved", "faithful")
 
@@ -62,10 +63,11 @@ def random_curve(cfg: NATConfig, evaluator) -> list[float]:
     return curve
 
 
-def held_out_rewards(
+def held_out(
     policy: NATPolicy | None, inputs, evaluator, seed: int, greedy: bool = False
-) -> np.ndarray:
-    """Rewards of one transformation per input: ``policy`` (None = uniform random valid)."""
+) -> tuple[np.ndarray, float]:
+    """Rewards of one transformation per input by ``policy`` (None = uniform random valid), and
+    the mean MAdds ratio after/before in the DARTS CIFAR network."""
     obs = [observe(g) for g in inputs]
     batch = {k: np.stack([o[k] for o in obs]) for k in obs[0]}
     gen = torch.Generator().manual_seed(seed)
@@ -78,7 +80,8 @@ def held_out_rewards(
         actions = (dist.mode() if greedy else dist.sample(gen)).numpy()
     e = actions.shape[1] // 2
     outputs = [g.with_ops(a[:e], a[e:]) for g, a in zip(inputs, actions)]
-    return evaluator.reward(inputs, outputs)
+    ratio = np.mean([genotype_cost(a).madds / genotype_cost(b).madds for b, a in zip(inputs, outputs)])
+    return evaluator.reward(inputs, outputs), float(ratio)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -115,23 +118,23 @@ def main(argv: list[str] | None = None) -> None:
         base = dict(updates=args.updates, num_envs=args.num_envs, seed=seed, device=args.device)
         train_curves: dict[str, list[float]] = {}
         train_queries: dict[str, int] = {}
-        held: dict[str, np.ndarray] = {}
+        held: dict[str, tuple[np.ndarray, float]] = {}
         for variant, lr in agents:
             name = f"{variant} lr={lr:g}"
             q0 = evaluator.queries
             res = train(NATConfig(variant=variant, lr=lr, progress=False, **base), evaluator=evaluator)
             train_queries[name] = evaluator.queries - q0
             train_curves[name] = [h["reward"] for h in res.history]
-            held[name] = held_out_rewards(res.policy, inputs, evaluator, seed)
-            held[name + " (greedy)"] = held_out_rewards(res.policy, inputs, evaluator, seed, greedy=True)
+            held[name] = held_out(res.policy, inputs, evaluator, seed)
+            held[name + " (greedy)"] = held_out(res.policy, inputs, evaluator, seed, greedy=True)
             bar.update()
         q0 = evaluator.queries
         train_curves["random"] = random_curve(NATConfig(**base), evaluator)
         train_queries["random"] = evaluator.queries - q0
-        held["random"] = held_out_rewards(None, inputs, evaluator, seed)
-        held["identity"] = evaluator.reward(inputs, inputs)
+        held["random"] = held_out(None, inputs, evaluator, seed)
+        held["identity"] = (evaluator.reward(inputs, inputs), 1.0)
         bar.update()
-        for name, rewards in held.items():
+        for name, (rewards, madds_ratio) in held.items():
             curve = train_curves.get(name, [])
             tail = curve[-max(1, len(curve) // 10) :]
             rows.append(
@@ -139,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
                     "policy": name,
                     "seed": seed,
                     "held_out_reward": float(np.mean(rewards)),
+                    "held_out_madds_ratio": madds_ratio,
                     "train_reward_last10pct": float(np.mean(tail)) if tail else float("nan"),
                     "train_queries": train_queries.get(name.removesuffix(" (greedy)"), 0),
                     "eval_queries": 2 * len(inputs),
@@ -174,13 +178,15 @@ def main(argv: list[str] | None = None) -> None:
         f"for each agent and for the random policy; held-out: {args.eval_inputs} fresh inputs per seed, "
         "one transformation each.",
         "",
-        "| policy | held-out reward, mean ± std over seeds | IQM [95% CI] | last 10% of training reward |",
-        "|---|---|---|---|",
+        "| policy | held-out reward, mean ± std over seeds | IQM [95% CI] | held-out MAdds after/before "
+        "| last 10% of training reward |",
+        "|---|---|---|---|---|",
     ]
     summary = {}
     for name in names:
         held = [r["held_out_reward"] for r in rows if r["policy"] == name]
         tr = [r["train_reward_last10pct"] for r in rows if r["policy"] == name]
+        madds = np.mean([r["held_out_madds_ratio"] for r in rows if r["policy"] == name])
         s = summarize(held)
         summary[name] = {
             "held_out": s,
@@ -189,14 +195,15 @@ def main(argv: list[str] | None = None) -> None:
         trs = f"{np.mean(tr):+.4f} ± {np.std(tr):.4f}" if not np.isnan(tr).all() else "–"
         lines.append(
             f"| {name} | {s['mean']:+.4f} ± {s['std']:.4f} "
-            f"| {s['iqm']:+.4f} [{s['iqm_lo']:+.4f}, {s['iqm_hi']:+.4f}] | {trs} |"
+            f"| {s['iqm']:+.4f} [{s['iqm_lo']:+.4f}, {s['iqm_hi']:+.4f}] | {madds:.3f} | {trs} |"
         )
     (out / "nat_agent.md").write_text("\n".join(lines) + "\n")
     meta = {
-        "args": vars(args),
+        "args": {**vars(args), "out": os.path.relpath(out)},
         "wall_seconds": wall,
         "supernet_load_seconds": t_supernet,
         "evaluator": type(evaluator).__name__,
+        "supernet": default_config("digits", args.preset).filename(),
         "total_queries": evaluator.queries,
         "summary": summary,
     }

@@ -134,7 +134,16 @@ def cmd_train_supernet(args: argparse.Namespace) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = default_config(args.dataset, args.preset, seed=args.seed, epochs=args.epochs, lr=args.lr)
+    config = default_config(
+        args.dataset,
+        args.preset,
+        seed=args.seed,
+        epochs=args.epochs,
+        lr=args.lr,
+        archs=args.archs,
+        input_prob=args.input_prob,
+        random_concat=args.random_concat or None,
+    )
     path = train_supernet(
         config, args.out, args.device, data_root=args.data_root, checkpoint_seconds=args.checkpoint_seconds
     )
@@ -255,6 +264,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--checkpoint-seconds", type=float, default=30.0, help="seconds between checkpoints")
     p.add_argument("--check", action="store_true", help="also report how the supernet ranks architectures")
+    p.add_argument(
+        "--archs",
+        choices=["inputs", "mixed"],
+        default=None,
+        help="training architectures: inputs (uniform, SPEC; default) or mixed (+ NAT++ transformations)",
+    )
+    p.add_argument(
+        "--input-prob", type=float, default=None, help="mixed: probability of a plain input (default 0.5)"
+    )
+    p.add_argument(
+        "--random-concat", action="store_true", help="train with random concat subsets of each cell's nodes"
+    )
     p.set_defaults(func=cmd_train_supernet)
     p = sub.add_parser("zoo", help="list zoo architectures with their cost, or show one")
     p.add_argument("name", nargs="?", help="zoo name, genotype text or .json file")

@@ -131,6 +131,20 @@ def test_max_genotypes_chunks_give_the_same_numbers(digits):
     assert np.array_equal(_evaluator(digits).accuracy(gs), _evaluator(digits, max_genotypes=2).accuracy(gs))
 
 
+@pytest.mark.parametrize("count", [1, 2, 7])
+def test_worker_threads_give_the_same_numbers_and_pickle(digits, count):
+    import pickle
+
+    gs = [zoo.sample(i) for i in range(count)]
+    threaded = _evaluator(digits, threads=2)
+    assert np.array_equal(_evaluator(digits).accuracy(gs), threaded.accuracy(gs))
+    copy = pickle.loads(pickle.dumps(threaded))
+    copy._cache.clear()
+    assert np.array_equal(copy.accuracy(gs), threaded.accuracy(gs))
+    with pytest.raises(ConfigError, match="threads"):
+        _evaluator(digits, threads=0)
+
+
 def test_load_evaluator_from_checkpoint(tmp_path, digits):
     config = default_config("digits", epochs=1, net=TINY.to_dict())
     path = train_supernet(config, tmp_path / "s.pt", "cpu", data=digits, progress=False)

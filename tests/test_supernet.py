@@ -9,6 +9,7 @@ from natgym import zoo
 from natgym.data import load_dataset
 from natgym.errors import ConfigError, GenotypeError
 from natgym.supernet import PRESETS, Supernet, SupernetConfig
+from natgym.supernet.fast import infer
 from natgym.supernet.train import (
     TrainConfig,
     cache_dir,
@@ -91,6 +92,68 @@ def test_batch_composition_and_order_independence():
     assert torch.allclose(together, shuffled, atol=1e-5)
     assert torch.allclose(together[3], with_others, atol=1e-5)
     assert torch.equal(together[2], together[8])
+
+
+def _mixed_genotypes(steps: int) -> list:
+    gs = [zoo.sample(i, steps=steps) for i in range(6)]
+    edges = 2 * steps
+    gs.append(gs[0].with_ops(["null"] * edges, ["null"] * edges))
+    gs.append(gs[1].with_ops(gs[1].normal.ops, ["skip_connect"] * edges))  # shares the normal cell
+    gs.append(gs[2].with_ops(["dil_conv_5x5"] * edges, ["dil_conv_5x5"] * edges))  # taps past 2x2 maps
+    g = gs[3]
+    gs.append(type(g)(type(g.normal)(g.normal.edges, (steps + 1,)), g.reduce))  # loose-end concat
+    gs.append(gs[4])  # a duplicate
+    return gs
+
+
+@pytest.mark.parametrize(("steps", "size", "channels_last"), [(4, 8, True), (4, 8, False), (5, 9, False)])
+def test_fast_infer_equals_the_module_forward(steps, size, channels_last):
+    """The evaluator's functional NHWC forward computes the same network (up to rounding)."""
+    torch.manual_seed(0)
+    config = SupernetConfig(channels=4, layers=3, steps=steps, in_channels=3, num_classes=7)
+    net = Supernet(config)
+    x = torch.randn(16, 3, size, size)
+    if channels_last:
+        net, x = net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    gs = _mixed_genotypes(steps)
+    with torch.inference_mode():
+        assert torch.allclose(infer(net, x, gs), net(x, gs), atol=1e-4)
+        x5 = torch.randn(len(gs), 16, 3, size, size)
+        assert torch.allclose(infer(net, x5, gs), net(x5, gs), atol=1e-4)
+    with pytest.raises(ConfigError, match="x"):
+        infer(net, torch.randn(2, 16, 3, size, size), gs)
+
+
+def test_fast_infer_is_batch_composition_and_order_independent():
+    torch.manual_seed(0)
+    net = Supernet(TINY).to(memory_format=torch.channels_last)
+    x = torch.randn(16, 1, 8, 8)
+    gs = _mixed_genotypes(4)
+    with torch.inference_mode():
+        together = infer(net, x, gs)
+        alone = torch.stack([infer(net, x, [g])[0] for g in gs])
+        shuffled = infer(net, x, gs[::-1]).flip(0)
+        with_others = infer(net, x, [zoo.sample(99), gs[3], zoo.sample(98)])[1]
+    assert torch.allclose(together, alone, atol=1e-5)
+    assert torch.allclose(together, shuffled, atol=1e-5)
+    assert torch.allclose(together[3], with_others, atol=1e-5)
+    assert torch.equal(together[4], together[-1])
+
+
+def test_fast_infer_follows_weight_updates():
+    """Compiled ops read the weights at call time: training in place is seen at once."""
+    torch.manual_seed(0)
+    net = Supernet(TINY)
+    x, gs = torch.randn(8, 1, 8, 8), [zoo.sample(0), zoo.sample(1)]
+    with torch.inference_mode():
+        before = infer(net, x, gs)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(1.5).add_(0.01)
+    with torch.inference_mode():
+        after = infer(net, x, gs)
+        assert not torch.allclose(before, after)
+        assert torch.allclose(after, net(x, gs), atol=1e-4)
 
 
 def test_per_genotype_batches_train_with_gradients():

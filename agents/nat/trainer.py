@@ -166,20 +166,24 @@ def train(
 ) -> TrainResult:
     """Train a NAT policy with REINFORCE; resume from ``out_dir/checkpoint.pt`` when present.
 
-    ``envs`` defaults to ``make_envs(config, evaluator)``. ``on_update(update, row)`` is called
-    after each update has been logged and checkpointed.
+    ``envs`` defaults to ``make_envs(config, evaluator)``; with ``evaluator`` None, co-training
+    uses the envs' own ``evaluator``. ``on_update(update, row)`` is called after each update has
+    been logged and checkpointed.
     """
     config.validate()
     device = resolve_device(config.device)
+    own_envs = envs is None
+    envs = make_envs(config, evaluator) if own_envs else envs
+    num_envs = envs.num_envs
+    evaluator = evaluator if evaluator is not None else getattr(envs, "evaluator", None)
     if config.cotrain and not callable(getattr(evaluator, "train_weights", None)):
+        if own_envs:
+            envs.close()
         raise ConfigError("cotrain: needs an evaluator with train_weights(steps) (a supernet evaluator)")
     if config.cotrain:
         weight_steps = config.cotrain_steps or -(
             -len(evaluator.data.train) // evaluator.train_config.batch_size
         )
-    own_envs = envs is None
-    envs = make_envs(config, evaluator) if own_envs else envs
-    num_envs = envs.num_envs
 
     # ---- policy, optimiser, sampling RNG (all seeded from config.seed)
     torch.manual_seed(config.seed)
@@ -202,7 +206,7 @@ def train(
         state = torch.load(ckpt_path, map_location=device, weights_only=False)
         policy.load_state_dict(state["policy"])
         optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"].cpu() if device.type == "cpu" else state["generator"])
+        generator.set_state(state["generator"].cpu())  # RNG states are CPU byte tensors
         torch.set_rng_state(state["torch_rng"].cpu())
         baseline, start, history = state["baseline"], state["update"], state["history"]
         if config.cotrain and state.get("evaluator") is not None:

@@ -1,5 +1,6 @@
-"""The weight-sharing supernet (:mod:`natgym.supernet.model`) and its training, checkpoints and
-cache (:mod:`natgym.supernet.train`)."""
+"""The weight-sharing supernet (:mod:`natgym.supernet.model`), its training, checkpoints and
+cache (:mod:`natgym.supernet.train`) and the reward evaluator's fast CPU forward
+(:mod:`natgym.supernet.fast`)."""
 
 from natgym.supernet.model import PRESETS, BlockBatchNorm, Supernet, SupernetConfig
 

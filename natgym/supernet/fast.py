@@ -1,22 +1,29 @@
 """Fast inference forward of a :class:`~natgym.supernet.model.Supernet` for reward evaluation.
 
-Same network, same weights, same de-duplicated batching (genotypes whose computation so far is
-identical share one block of ``n`` images; every distinct (source, op, block) at an edge slot is
-computed once) and the same per-architecture batch statistics as ``Supernet.forward`` -- but
-functional and laid out for small CPU tensors, where the forward is bound by the number and kind
-of kernel calls rather than by arithmetic:
+Same network, same weights, same de-duplication (genotypes whose computation so far is identical
+share one block of ``n`` images; every distinct (source, op, block) at an edge slot is computed
+once, the genotypes using one op at one position in one call) and the same per-architecture batch
+statistics as ``Supernet.forward`` -- but functional and laid out for small CPU tensors, where the
+module forward costs many times its arithmetic in kernel calls, copies and slow kernel paths:
 
-* activations are NHWC tensors ``[blocks * n, H, W, C]``; convolutions run on their
-  channels-last NCHW view (no copies), 1x1 convolutions (pre-processing, pointwise halves of
-  separable/dilated convs, ``conv_1x1``, ``FactorizedReduce``) are one matrix multiply;
-* the ReLU that starts every convolution-type op is computed once per node and shared by all
-  ops (and both edge slots) reading that node;
-* stride-1 pools on feature maps of 8x8 and larger are separable window reductions over strided
-  views (exactly equal for max pooling; a different summation order for average pooling).
+* activations are NHWC tensors; convolutions run on their channels-last NCHW view (no copies),
+  1x1 convolutions (pre-processing, pointwise halves of separable/dilated convs, ``conv_1x1``,
+  ``FactorizedReduce``) are one matrix multiply;
+* per-architecture batch norm is one group norm over all blocks (block = sample, one group per
+  channel) instead of a loop over blocks and a concatenation;
+* the ReLU that starts every convolution-type op is computed once per (node, block) and shared by
+  all ops and both edge slots reading it; cell outputs that only feed the next cells' ReLU'd
+  pre-processing are stored rectified;
+* a node's blocks are kept as separate tensors (no concatenation of the outputs of different
+  ops, no gathers for the node sums);
+* stride-1 pools on maps of 8x8 and larger are separable window reductions over strided views
+  (max pooling exactly equal; average pooling in a different summation order);
+* dilated depthwise kernels lose the taps that only ever read zero padding (a dilated 5x5 on a
+  2x2 or 4x4 map), which oneDNN otherwise runs ~50x slower (the same convolution).
 
-Results equal ``Supernet.forward`` up to floating-point rounding (different kernels); within this
-function a genotype's output still does not depend on which others it is batched with (tested).
-Works under autograd too, but the supernet trainer uses the module forward.
+Results equal ``Supernet.forward`` up to float rounding (tested); a genotype's output does not
+depend on which others it is batched with. Works under autograd, but training uses the module
+forward.
 """
 
 from __future__ import annotations
@@ -62,10 +69,13 @@ def _bn(x: torch.Tensor, eps: float, n: int) -> torch.Tensor:
     big, h, w, c = x.shape
     if h * w >= _MIN_GROUP_NORM_PIXELS:
         blocks = x.view(big // n, n * h, w, c).permute(0, 3, 1, 2)
-        return F.group_norm(blocks, c, eps=eps).permute(0, 2, 3, 1).reshape(big, h, w, c)
+        # the aten ops directly: F.group_norm / F.batch_norm add ~10 us of checks per call
+        return torch.group_norm(blocks, c, None, None, eps, False).permute(0, 2, 3, 1).reshape(big, h, w, c)
     if big == n:
-        return _nhwc(F.batch_norm(_nchw(x), None, None, training=True, eps=eps))
-    return torch.cat([_nhwc(F.batch_norm(_nchw(b), None, None, training=True, eps=eps)) for b in x.split(n)])
+        return _nhwc(torch.batch_norm(_nchw(x), None, None, None, None, True, 0.0, eps, False))
+    return torch.cat(
+        [_nhwc(torch.batch_norm(_nchw(b), None, None, None, None, True, 0.0, eps, False)) for b in x.split(n)]
+    )
 
 
 Kernel = Callable[[torch.Tensor], torch.Tensor]
@@ -222,34 +232,41 @@ class _Node:
     ``whole`` is all blocks as one tensor when they were computed as one; ``relus`` caches
     relu(block)."""
 
-    __slots__ = ("blocks", "index", "whole", "relus")
+    __slots__ = ("blocks", "index", "whole", "relus", "relu_whole")
 
     def __init__(self, blocks: list[torch.Tensor], index: tuple[int, ...], whole: torch.Tensor | None = None):
         self.blocks, self.index, self.whole = blocks, index, whole
         self.relus: dict[int, torch.Tensor] = {}
+        self.relu_whole: torch.Tensor | None = None
 
     @classmethod
     def of(cls, whole: torch.Tensor, index: tuple[int, ...], n: int) -> _Node:
         return cls(list(whole.split(n)) if whole.shape[0] > n else [whole], index, whole)
 
+    def _run(self, ids: list[int]) -> bool:
+        """Whether ``ids`` are several consecutive blocks of ``whole``."""
+        return self.whole is not None and len(ids) > 1 and ids == list(range(ids[0], ids[0] + len(ids)))
+
     def batch(self, ids: list[int]) -> torch.Tensor:
         """Blocks ``ids`` as one tensor (a view when they are consecutive in ``whole``)."""
         if len(ids) == 1:
             return self.blocks[ids[0]]
-        n = self.blocks[0].shape[0]
-        if self.whole is not None and ids == list(range(ids[0], ids[0] + len(ids))):
+        if self._run(ids):
+            n = self.blocks[0].shape[0]
             return self.whole[ids[0] * n : (ids[-1] + 1) * n]
         return torch.cat([self.blocks[b] for b in ids])
 
     def relu(self, ids: list[int]) -> torch.Tensor:
         """relu(blocks ``ids``) as one tensor, each block rectified once per node."""
-        missing = [b for b in ids if b not in self.relus]
-        if missing:
-            if self.whole is not None and len(self.blocks) > 1 and len(missing) == len(self.blocks):
-                n = self.blocks[0].shape[0]
-                self.relus.update(enumerate(torch.relu(self.whole).split(n)))
-            else:
-                self.relus.update((b, torch.relu(self.blocks[b])) for b in missing)
+        if self._run(ids) and (self.relu_whole is not None or not any(b in self.relus for b in ids)):
+            n = self.blocks[0].shape[0]
+            if self.relu_whole is None:
+                self.relu_whole = torch.relu(self.whole)
+                self.relus.update(enumerate(self.relu_whole.split(n)))
+            return self.relu_whole[ids[0] * n : (ids[-1] + 1) * n]
+        for b in ids:
+            if b not in self.relus:
+                self.relus[b] = torch.relu(self.blocks[b])
         if len(ids) == 1:
             return self.relus[ids[0]]
         return torch.cat([self.relus[b] for b in ids])

@@ -30,7 +30,9 @@ activations without duplicates: genotypes whose computation so far is identical 
 before/after pair that differs only in its reduce cell shares every normal cell before the first
 reduction). At each edge slot every distinct (from, op, input block) is computed once, and the
 genotypes using the same op at the same position run in one call. Null edges cost nothing and
-skip connections are additions. Results equal one-genotype-at-a-time forwards.
+skip connections are additions. Results equal one-genotype-at-a-time forwards. The reward
+evaluator runs the same computation on CPU through :func:`natgym.supernet.fast.infer` (functional,
+NHWC, same weights; equal up to float rounding).
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 Each SGD step takes a minibatch of the weight-train split (augmented per
 :meth:`natgym.data.Dataset.augment`), samples an input architecture with
 :func:`natgym.zoo.sample` (SPEC section 4) and takes one step on the cross-entropy of that
-architecture. Optimiser: SGD, momentum 0.9, weight decay 3e-4, batch 64, constant learning rate
-(SPEC section 6: 0.01 for CIFAR; 0.05 for the tiny digits preset, which otherwise needs many more
-epochs to converge).
+architecture (``TrainConfig.archs="mixed"`` / ``random_concat`` widen this distribution, see
+:func:`sample_training_arch`; the default stays SPEC-faithful). Optimiser: SGD, momentum 0.9,
+weight decay 3e-4, batch 64, constant learning rate (SPEC section 6: 0.01 for CIFAR; 0.05 for the
+tiny digits preset, which otherwise needs many more epochs to converge).
 
 Tensors use the channels-last memory format on every device (measured faster on CPU as well, for
 these small convolutions and pools); on CUDA the forward pass runs under bf16 autocast.
@@ -37,12 +38,22 @@ import torch.nn.functional as F
 from natgym import zoo
 from natgym.data import DATASETS, Dataset, load_dataset
 from natgym.errors import ConfigError
+from natgym.genotype import Cell, Genotype
 from natgym.supernet.model import PRESETS, Supernet, SupernetConfig
+from natgym.transitions import NATPP
 
 FORMAT = 1
 """Version of the checkpoint layout (part of the cache key)."""
 
 DEFAULT_PRESET = {"digits": "digits", "synthetic": "digits", "cifar10": "cifar10", "cifar100": "cifar10"}
+
+ARCHS: tuple[str, ...] = ("inputs", "mixed")
+"""Training-architecture distributions (:attr:`TrainConfig.archs`): ``inputs`` -- uniformly
+sampled input architectures (SPEC section 6); ``mixed`` -- such an input with probability
+``input_prob``, else a random NAT++ transformation of one (each edge uniform among the ops the rule
+allows, so skip/null-heavy cells are trained too)."""
+
+_LATE_DEFAULTS: dict[str, Any] = {"archs": "inputs", "input_prob": 0.5, "random_concat": False}
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,17 @@ class TrainConfig:
     augment: bool = True
     archs_per_step: int = 1
     seed: int = 0
+    archs: str = "inputs"
+    input_prob: float = 0.5
+    random_concat: bool = False
+
+    def __post_init__(self) -> None:
+        if self.archs not in ARCHS:
+            raise ConfigError(
+                f"archs: unknown training architectures {self.archs!r}; allowed: {', '.join(ARCHS)}"
+            )
+        if isinstance(self.input_prob, bool) or not 0.0 <= float(self.input_prob) <= 1.0:
+            raise ConfigError(f"input_prob: expected a probability in [0, 1], got {self.input_prob!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready)."""
@@ -72,8 +94,10 @@ class TrainConfig:
         return cls(**{**data, "net": SupernetConfig(**data["net"])})
 
     def key(self) -> str:
-        """12-hex-digit hash of the full configuration and the checkpoint format."""
-        text = json.dumps({"format": FORMAT, **self.to_dict()}, sort_keys=True)
+        """12-hex-digit hash of the full configuration and the checkpoint format (fields added
+        after format 1 are left out while they hold their defaults, so older keys stay valid)."""
+        data = {k: v for k, v in self.to_dict().items() if k not in _LATE_DEFAULTS or v != _LATE_DEFAULTS[k]}
+        text = json.dumps({"format": FORMAT, **data}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def filename(self) -> str:
@@ -109,6 +133,28 @@ def default_config(
     if config.epochs < 1:
         raise ConfigError(f"epochs: expected a positive integer, got {config.epochs}")
     return config
+
+
+def sample_training_arch(config: TrainConfig, rng: np.random.Generator) -> Genotype:
+    """One training architecture drawn from ``config``'s distribution (:data:`ARCHS`; with
+    ``random_concat`` each cell's ``concat`` is a uniformly random non-empty subset of its nodes).
+    In ``inputs`` mode without ``random_concat`` this is exactly :func:`natgym.zoo.sample`."""
+    steps = config.net.steps
+    genotype = zoo.sample(rng, steps)
+    if config.archs == "mixed" and rng.random() >= config.input_prob:
+        ops = []
+        for cell in genotype.cells:
+            masks = NATPP.mask(cell.op_indices)
+            ops.append([int(rng.choice(np.flatnonzero(m))) for m in masks])
+        genotype = genotype.with_ops(*ops)
+    if config.random_concat:
+        cells = []
+        for cell in genotype.cells:
+            bits = int(rng.integers(1, 2**steps))  # a non-empty subset of the steps nodes
+            concat = tuple(node for node in range(2, steps + 2) if bits >> (node - 2) & 1)
+            cells.append(Cell(cell.edges, concat))
+        genotype = Genotype(*cells)
+    return genotype
 
 
 def cache_dir() -> Path:
@@ -171,7 +217,7 @@ class Trainer:
         if self.config.augment:
             x = self.data.augment(x, self.generator)
         x = x.contiguous(memory_format=torch.channels_last)
-        genotypes = [zoo.sample(self.rng, self.config.net.steps) for _ in range(self.config.archs_per_step)]
+        genotypes = [sample_training_arch(self.config, self.rng) for _ in range(self.config.archs_per_step)]
         self.model.train()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             logits = self.model(x, genotypes).flatten(0, 1)
