@@ -120,6 +120,8 @@ def test_process_cache_shares_one_evaluator(fake_factory) -> None:
     gym.make("NAT-Cell-v0", dataset="digits", device="cpu", mode="minibatch")
     gym.make("NAT-Cell-v0", dataset="digits", device="cpu", supernet_seed=1)
     assert len(fake_factory) == 3
+    gym.make("NAT-Cell-v0", dataset="digits", device="cpu", evaluator_kwargs={"batch_size": 256})
+    assert len(fake_factory) == 4 and fake_factory[3]["batch_size"] == 256
     vec.reset()
     vec.step(np.zeros((3, 16), np.int64))
 

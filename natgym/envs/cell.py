@@ -92,7 +92,8 @@ class NATCellEnv(gym.Env):
       (``"fixed"``: a fixed validation subset, deterministic; ``"minibatch"``: a fresh random
       minibatch per evaluation, as in the paper), ``cotrain`` (False: keep training the supernet
       while the agent learns), ``supernet_seed`` (0), ``data_root`` (None), ``progress`` (True):
-      passed to :func:`natgym.reward.load_evaluator`.
+      passed to :func:`natgym.reward.load_evaluator`; ``evaluator_kwargs`` (None): further
+      :class:`~natgym.reward.SupernetEvaluator` options, e.g. ``{"batch_size": 256}``.
     * ``render_mode``: ``"ansi"`` (a before/after table per edge) or ``"rgb_array"`` (both cells
       before and after, changed edges highlighted).
 
@@ -120,6 +121,7 @@ class NATCellEnv(gym.Env):
         supernet_seed: int = 0,
         data_root: str | None = None,
         progress: bool = True,
+        evaluator_kwargs: dict[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
         self.transform = Transform.build(steps, rule, invalid_action, invalid_penalty, cost_weight)
@@ -130,7 +132,16 @@ class NATCellEnv(gym.Env):
             raise ConfigError(f"render_mode: unknown mode {render_mode!r}; allowed: {modes}")
         self.render_mode = render_mode
         self.evaluator = shared_evaluator(
-            supernet, dataset, preset, device, mode, cotrain, supernet_seed, data_root, progress
+            supernet,
+            dataset,
+            preset,
+            device,
+            mode,
+            cotrain,
+            supernet_seed,
+            data_root,
+            progress,
+            evaluator_kwargs,
         )
         supported = getattr(self.evaluator, "steps", None)
         if supported is not None and supported != self.steps:
