@@ -3,13 +3,15 @@
 For a genotype with ``steps`` = S intermediate nodes per cell, each cell is a graph of
 ``N = S + 2`` nodes (0, 1 = cell inputs; 2..S+1 intermediate) and ``E = 2S`` edges, edge ``k``
 ending at node ``2 + k // 2`` (the canonical node order of :class:`natgym.Cell`). Cells are
-stacked normal first, then reduce. The observation arrays (:func:`encode`) are:
+stacked normal first, then reduce. Every array is flat (1-D), as SB3 recommends for vector
+observations; ``reshape(2, N, F)`` / ``reshape(2, N, N)`` recovers the per-cell layout. The
+observation arrays (:func:`encode`) are:
 
-``node_features`` float32 ``(2, N, F)``, F = 5 + 13:
+``node_features`` float32 ``(2 * N * F,)`` = ``(2, N, F)`` flattened, F = 5 + 13:
     columns 0-1 one-hot for input node 0 / 1, column 2 intermediate node, column 3 the
     cell-type flag (1 in the reduce cell), column 4 "in concat" (node is part of the cell
     output), columns 5..17 how many incoming edges carry each op (0, 1 or 2).
-``adjacency`` float32 ``(2, N, N)``:
+``adjacency`` float32 ``(2 * N * N,)`` = ``(2, N, N)`` flattened:
     ``A[c, to, from]`` = number of edges from ``from`` to ``to`` in cell ``c`` (2 for a doubled
     edge); no self-loops, no normalisation.
 ``edge_from`` int64 ``(2E,)``:
@@ -55,8 +57,8 @@ def observation_space(steps: int) -> spaces.Dict:
     n, e = sizes(steps)
     return spaces.Dict(
         {
-            "node_features": spaces.Box(0.0, 2.0, (2, n, NODE_FEATURES), np.float32),
-            "adjacency": spaces.Box(0.0, 2.0, (2, n, n), np.float32),
+            "node_features": spaces.Box(0.0, 2.0, (2 * n * NODE_FEATURES,), np.float32),
+            "adjacency": spaces.Box(0.0, 2.0, (2 * n * n,), np.float32),
             "edge_from": spaces.MultiDiscrete(np.tile(edge_targets(steps), 2)),
             "edge_ops": spaces.MultiDiscrete(np.full(2 * e, NUM_OPS)),
         }
@@ -83,8 +85,8 @@ def encode(genotype: Genotype) -> dict[str, np.ndarray]:
     for c, cell in enumerate(genotype.cells):
         _cell(cell, c == 1, feats[c], adj[c])
     return {
-        "node_features": feats,
-        "adjacency": adj,
+        "node_features": feats.reshape(-1),
+        "adjacency": adj.reshape(-1),
         "edge_from": np.array([s for cell in genotype.cells for _, s, _ in cell.edges], np.int64),
         "edge_ops": np.concatenate([cell.op_indices for cell in genotype.cells]),
     }
@@ -97,7 +99,7 @@ def decode(
 
     ``concat`` defaults to the nodes flagged "in concat" in ``node_features``.
     """
-    feats = np.asarray(obs["node_features"])
+    feats = np.asarray(obs["node_features"]).reshape(2, -1, NODE_FEATURES)
     steps = feats.shape[1] - 2
     e = 2 * steps
     src = np.asarray(obs["edge_from"]).reshape(2, e)
@@ -127,9 +129,10 @@ def to_pyg_batch(obs: Mapping[str, np.ndarray | torch.Tensor], device: torch.dev
         ).to(dtype)
 
     x = tensor("node_features", torch.float32)
-    if x.dim() == 3:
+    if x.dim() == 1:
         x = x.unsqueeze(0)
-    b, _, n, f = x.shape
+    b, f = x.shape[0], NODE_FEATURES
+    n = x.shape[1] // (2 * f)
     e = 2 * (n - 2)
     graphs = 2 * b
     src = tensor("edge_from", torch.long).reshape(graphs, e)

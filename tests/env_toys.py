@@ -36,25 +36,11 @@ class RandomEvaluator(FunctionEvaluator):
         super().__init__(lambda g: random.random())
 
 
-# SB3's checker treats any 3-D Box as an image; natgym.graph's node_features (2, N, 18) and
-# adjacency (2, N, N) float arrays are not images, and MultiInputPolicy flattens them correctly.
-GRAPH_IMAGE_WARNINGS = ("is an image", "minimal resolution for an image")
-
-
 def sb3_check_env_warnings(env) -> list[str]:
-    """Run SB3's ``check_env`` and return the warnings it raised, less the graph-array image
-    heuristics (see ``GRAPH_IMAGE_WARNINGS``)."""
+    """Run SB3's ``check_env`` and return every warning it raised."""
     from stable_baselines3.common.env_checker import check_env
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         check_env(env, warn=True)
-    out = []
-    for w in caught:
-        text = str(w.message)
-        if any(s in text for s in GRAPH_IMAGE_WARNINGS) and (
-            "node_features" in text or "adjacency" in text or "minimal resolution" in text
-        ):
-            continue
-        out.append(f"{w.category.__name__}: {text}")
-    return out
+    return [f"{w.category.__name__}: {w.message}" for w in caught]

@@ -47,8 +47,8 @@ class GraphFeaturesExtractor(BaseFeaturesExtractor):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
         sp = observation_space.spaces
-        _, n, f = sp["node_features"].shape
         e2 = int(sp["edge_ops"].shape[0])
+        n, f = e2 // 4 + 2, graph.NODE_FEATURES
         self.extra_keys = tuple(sorted(k for k in sp if k not in graph.KEYS))
         extra = sum(get_flattened_obs_dim(sp[k]) for k in self.extra_keys)
         super().__init__(observation_space, features_dim=e2 * edge_dim + 2 * hidden + extra)
@@ -73,9 +73,9 @@ class GraphFeaturesExtractor(BaseFeaturesExtractor):
         self.register_buffer("eye", torch.eye(n), persistent=False)
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        x = obs["node_features"].float()  # (B, 2, N, F)
-        b = x.shape[0]
-        adj = obs["adjacency"].float()  # (B, 2, N, N), A[to, from]
+        b = obs["node_features"].shape[0]
+        x = obs["node_features"].float().view(b, 2, self.n, -1)  # (B, 2, N, F)
+        adj = obs["adjacency"].float().view(b, 2, self.n, self.n)  # (B, 2, N, N), A[to, from]
         a = adj + adj.transpose(-1, -2) + self.eye
         d = a.sum(-1).rsqrt()
         a_hat = d.unsqueeze(-1) * a * d.unsqueeze(-2)

@@ -32,8 +32,8 @@ class NATCellEnv(gym.Env):
 
     | key | space | meaning |
     |---|---|---|
-    | ``node_features`` | ``Box(0, 2, (2, N, 18), float32)`` | per-node flags and incoming-op counts |
-    | ``adjacency`` | ``Box(0, 2, (2, N, N), float32)`` | ``A[cell, to, from]`` edge counts |
+    | ``node_features`` | ``Box(0, 2, (2 * N * 18,), float32)`` | per-node flags and incoming-op counts |
+    | ``adjacency`` | ``Box(0, 2, (2 * N * N,), float32)`` | ``A[cell, to, from]`` edge counts |
     | ``edge_from`` | ``MultiDiscrete`` ``(2E,)`` | source node of every edge |
     | ``edge_ops`` | ``MultiDiscrete([13] * 2E)`` | current op of every edge |
     | ``action_mask`` | ``MultiBinary((2E, 13))`` int8 | allowed targets per edge (the rule) |
