@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import trim_mean
@@ -22,16 +21,6 @@ from agents.benchmark import (
 from agents.stats import bootstrap_ci, curve_band, iqm, summarize
 from natgym.errors import ConfigError
 from natgym.reward import FunctionEvaluator
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks on a shared 2-core machine: one thread is much faster than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # ----------------------------------------------------------------------------- statistics
 

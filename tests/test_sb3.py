@@ -28,15 +28,6 @@ from natgym.space import NUM_OPS
 from natgym.transitions import NATPP
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks on a shared 2-core machine: one thread is much faster than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def sep_score(g) -> float:
     """Toy accuracy: the fraction of sep_conv edges."""
     ops = [op for cell in g.cells for op in cell.ops]

@@ -4,7 +4,6 @@ run through the env API on a toy evaluator and spend exactly their supernet-quer
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,15 +16,6 @@ from natgym.errors import ConfigError
 from natgym.reward import FunctionEvaluator
 from natgym.space import NULL, NUM_OPS
 from natgym.transitions import NATPP
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks on a shared 2-core machine: one thread is much faster than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def null_fraction(g) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
@@ -11,7 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from natgym import graph, zoo
-from natgym.envs.core import Transform, mask_tuple, resolve_genotype, shared_evaluator
+from natgym.envs.core import Transform, honest_spec, mask_tuple, resolve_genotype, shared_evaluator
 from natgym.errors import ConfigError
 from natgym.genotype import Genotype
 from natgym.render import ansi_table, draw_transformation
@@ -169,9 +168,7 @@ class NATCellEnv(gym.Env):
 
     @spec.setter
     def spec(self, value) -> None:
-        if value is not None and not value.nondeterministic and not self.evaluator.deterministic:
-            value = dataclasses.replace(value, nondeterministic=True)
-        self._spec = value
+        self._spec = honest_spec(value, self.evaluator)
 
     # --------------------------------------------------------------- API
     def reset(

@@ -4,6 +4,7 @@ argument checks, applying an action to a genotype, cost caching and the step ``i
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -89,6 +90,14 @@ def shared_evaluator(
             **extra,
         )
     return _EVALUATORS[key]
+
+
+def honest_spec(spec: Any, evaluator: Evaluator) -> Any:
+    """``spec`` with ``nondeterministic=True`` when ``evaluator`` is not deterministic (the
+    minibatch and cotrain modes), so Gymnasium's checker and users are told the truth."""
+    if spec is not None and not spec.nondeterministic and not evaluator.deterministic:
+        return dataclasses.replace(spec, nondeterministic=True)
+    return spec
 
 
 def clear_evaluator_cache() -> None:

@@ -24,7 +24,6 @@ Other ways to vectorise:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
 from natgym.envs.cell import NATCellEnv
+from natgym.envs.core import honest_spec
 from natgym.errors import ConfigError
 
 
@@ -89,9 +89,7 @@ class NATCellVectorEnv(VectorEnv):
 
     @spec.setter
     def spec(self, value) -> None:
-        if value is not None and not value.nondeterministic and not self.evaluator.deterministic:
-            value = dataclasses.replace(value, nondeterministic=True)
-        self._spec = value
+        self._spec = honest_spec(value, self.evaluator)
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None

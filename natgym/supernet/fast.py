@@ -38,8 +38,7 @@ from torch import nn
 from natgym.errors import ConfigError
 from natgym.genotype import Cell, Genotype
 from natgym.ops import DilConv, FactorizedReduce, Identity, ReLUConvBN, SepConv, Zero
-from natgym.space import NULL, OP_INDEX
-from natgym.supernet.model import BlockBatchNorm, SuperCell, Supernet, _dedupe
+from natgym.supernet.model import BlockBatchNorm, SuperCell, Supernet, _dedupe, slot_groups
 
 _MIN_SEPARABLE_PIXELS = 64
 """Stride-1 pools use separable strided-view reductions from this many pixels per map (8x8) up;
@@ -277,19 +276,10 @@ def _slot(
 ) -> _Node | None:
     """Output of edge ``slot`` for every genotype, each distinct (src, op, block) computed once;
     the genotypes using the same op at this position run in one call."""
-    keys = []
-    for i, c in enumerate(cells):
-        op, src, _ = c.edges[slot]
-        state, op_i = nodes[src], OP_INDEX[op]
-        block = -1 if state is None or op_i == NULL else state.index[i]
-        keys.append(None if block < 0 else (src, op_i, block))
-    unique, index = _dedupe(keys)
-    if unique == [None]:
+    grouped = slot_groups(nodes, cells, slot)
+    if grouped is None:
         return None
-    groups: dict[tuple[int, int], list[int]] = {}
-    for key in unique:
-        if key is not None:
-            groups.setdefault(key[:2], []).append(key[2])
+    unique, index, groups = grouped
     blocks: list[torch.Tensor] = []
     where: dict[tuple[int, int, int], int] = {}
     for (src, op_i), ids in groups.items():

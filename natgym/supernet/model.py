@@ -185,19 +185,10 @@ class SuperCell(nn.Module):
         self, states: list[_State | None], cells: Sequence[Cell], node: int, slot: int, n: int
     ) -> _State | None:
         """Output of edge ``slot`` for every genotype, each distinct (src, op, block) once."""
-        keys = []
-        for i, cell in enumerate(cells):
-            op, src, _ = cell.edges[slot]
-            state, op_i = states[src], OP_INDEX[op]
-            block = -1 if state is None or op_i == NULL else state.index[i]
-            keys.append(None if block < 0 else (src, op_i, block))
-        unique, index = _dedupe(keys)
-        if unique == [None]:
+        grouped = slot_groups(states, cells, slot)
+        if grouped is None:
             return None
-        groups: dict[tuple[int, int], list[int]] = {}
-        for key in unique:
-            if key is not None:
-                groups.setdefault(key[:2], []).append(key[2])
+        unique, index, groups = grouped
         outputs, offset, where = [], 0, {}
         for (src, op_i), blocks in groups.items():
             module = self.ops[self.position[(src, node)]][op_i]
@@ -227,6 +218,29 @@ class SuperCell(nn.Module):
             else:
                 parts.append(_gather(node.tensor, blocks, n))
         return _State(torch.cat(parts, dim=1), index)
+
+
+def slot_groups(
+    states: Sequence, cells: Sequence[Cell], slot: int
+) -> tuple[list, tuple[int, ...], dict[tuple[int, int], list[int]]] | None:
+    """Work plan of edge ``slot`` for every genotype (None when every edge is null or reads a
+    zero node): the distinct (src, op, block) keys, each genotype's position among them, and the
+    input blocks grouped by (src, op) so each op module runs once on all blocks that use it.
+    ``states[src].index[i]`` is genotype i's block of node ``src`` (-1: zero)."""
+    keys = []
+    for i, cell in enumerate(cells):
+        op, src, _ = cell.edges[slot]
+        state, op_i = states[src], OP_INDEX[op]
+        block = -1 if state is None or op_i == NULL else state.index[i]
+        keys.append(None if block < 0 else (src, op_i, block))
+    unique, index = _dedupe(keys)
+    if unique == [None]:
+        return None
+    groups: dict[tuple[int, int], list[int]] = {}
+    for key in unique:
+        if key is not None:
+            groups.setdefault(key[:2], []).append(key[2])
+    return unique, index, groups
 
 
 def _add(a: _State | None, b: _State | None, n: int) -> _State | None:
