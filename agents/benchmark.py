@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 import natgym  # noqa: F401  (registers the env ids)
 from agents.ledger import Ledger, LedgerVectorWrapper, LedgerWrapper
 from agents.stats import curve_band, summarize
+from natgym import zoo
 from natgym.errors import ConfigError
 from natgym.reward import Evaluator
 
@@ -92,9 +93,11 @@ class BenchConfig:
                 f"budget: the nat agent needs at least {2 * NAT_ENVS} queries (one update), got {self.budget}"
             )
 
-    def identity(self) -> dict[str, Any]:
-        """What a stored run must match to be reused (including the agents' hyperparameters)."""
+    def identity(self, probe: float | None = None) -> dict[str, Any]:
+        """What a stored run must match to be reused: the agents' hyperparameters, the config
+        and ``probe`` (:func:`evaluator_probe`), which changes with the supernet's weights."""
         return {
+            "input_accuracy": probe,
             "agents_sha": agents_fingerprint(),
             "budget": self.budget,
             "arch": self.arch,
@@ -115,6 +118,12 @@ def agents_fingerprint() -> str:
     text = resources.files("agents.sb3").joinpath("hyperparams.yaml").read_text()
     text += repr(NATConfig()) + repr((NAT_ENVS, SEARCH))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def evaluator_probe(evaluator: Evaluator, arch: str) -> float:
+    """The evaluator's accuracy of the input ``arch``: a fingerprint of the supernet, so runs
+    stored under another supernet (retrained, another seed or checkpoint) are not reused."""
+    return round(float(evaluator.accuracy([zoo.resolve(arch)])[0]), 6)
 
 
 # ----------------------------------------------------------------------------- runners
@@ -178,7 +187,9 @@ RUNNERS: dict[str, Callable[[str, BenchConfig, int, Evaluator, Ledger], Greedy]]
 }
 
 
-def run_one(agent: str, seed: int, cfg: BenchConfig, evaluator: Evaluator) -> dict[str, Any]:
+def run_one(
+    agent: str, seed: int, cfg: BenchConfig, evaluator: Evaluator, probe: float | None = None
+) -> dict[str, Any]:
     """Run ``agent`` with ``seed`` to the budget and return its record (see the module docstring)."""
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -206,7 +217,7 @@ def run_one(agent: str, seed: int, cfg: BenchConfig, evaluator: Evaluator) -> di
     record = {
         "agent": agent,
         "seed": seed,
-        "config": cfg.identity(),
+        "config": cfg.identity(probe),
         "queries": max(e["queries"] for e in episodes),
         "episodes": len(episodes),
         "evaluations": evaluations,
@@ -269,15 +280,15 @@ def run_path(out_dir: str | os.PathLike, agent: str, seed: int) -> Path:
     return Path(out_dir) / "runs" / f"{agent}-seed{seed}.json"
 
 
-def load_run(path: Path, cfg: BenchConfig) -> dict[str, Any] | None:
-    """The stored record at ``path`` if it exists and matches ``cfg``, else None."""
+def load_run(path: Path, cfg: BenchConfig, probe: float | None = None) -> dict[str, Any] | None:
+    """The stored record at ``path`` if it exists and matches ``cfg`` and ``probe``, else None."""
     if not path.is_file():
         return None
     try:
         record = json.loads(path.read_text())
     except json.JSONDecodeError:
         return None
-    return record if record.get("config") == cfg.identity() else None
+    return record if record.get("config") == cfg.identity(probe) else None
 
 
 def run_benchmark(
@@ -305,14 +316,15 @@ def run_benchmark(
                 seed=cfg.supernet_seed,
                 progress=cfg.progress,
             )
+        probe = evaluator_probe(evaluator, cfg.arch)
         (Path(cfg.out_dir) / "runs").mkdir(parents=True, exist_ok=True)
         bar = tqdm(jobs, desc="bench", disable=not cfg.progress)
         for seed, agent in bar:
             path = run_path(cfg.out_dir, agent, seed)
-            record = load_run(path, cfg)
+            record = load_run(path, cfg, probe)
             if record is None:
                 bar.set_postfix(agent=agent, seed=seed)
-                record = run_one(agent, seed, cfg, evaluator)
+                record = run_one(agent, seed, cfg, evaluator, probe)
                 _write_atomic(path, json.dumps(record))
                 if on_run is not None:
                     on_run(record)
