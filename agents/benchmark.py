@@ -49,7 +49,6 @@ from natgym.reward import Evaluator
 
 AGENTS: tuple[str, ...] = ("nat", "maskable_ppo", "ppo", "a2c", "dqn", "random", "evolution")
 """Agents the benchmark knows, in report order."""
-RL_AGENTS = frozenset({"nat", "maskable_ppo", "ppo", "a2c", "dqn"})
 NAT_ENVS = 8
 """Episodes per NAT policy update in the benchmark."""
 SEARCH: dict[str, dict[str, int]] = {"random": {}, "evolution": {"population": 16, "sample": 4}}

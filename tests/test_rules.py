@@ -5,7 +5,7 @@ import pytest
 
 import natgym
 from natgym.errors import ConfigError, GenotypeError
-from natgym.space import OPS, PRIMITIVES
+from natgym.space import FAMILIES, OPS, PRIMITIVES
 from natgym.transitions import NAT, NATPP, get_rule
 
 # SPEC section 2, verbatim.
@@ -40,6 +40,7 @@ def test_ops_in_reference_order():
     assert families["avg_pool_3x3"] == ("pool", 3)
     assert families["conv_1x1"] == ("conv", 1)
     assert families["skip_connect"] == ("skip", 0) and families["null"] == ("null", 0)
+    assert {p.family for p in PRIMITIVES} == set(FAMILIES)
 
 
 @pytest.mark.parametrize("op", OPS)
