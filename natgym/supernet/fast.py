@@ -35,7 +35,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from natgym.errors import ConfigError
 from natgym.genotype import Cell, Genotype
 from natgym.ops import DilConv, FactorizedReduce, Identity, ReLUConvBN, SepConv, Zero
 from natgym.supernet.model import BlockBatchNorm, SuperCell, Supernet, _dedupe, slot_groups
@@ -364,18 +363,8 @@ def infer(model: Supernet, x: torch.Tensor, genotypes: Sequence[Genotype]) -> to
     """Logits ``[G, n, num_classes]`` of ``model`` for G genotypes, like ``model(x, genotypes)``
     (``x``: ``[n, C, H, W]`` shared by all genotypes, or ``[G, n, C, H, W]``) but faster; for
     evaluation (call it under ``torch.inference_mode()``)."""
-    genotypes = model.check(genotypes)
-    g = len(genotypes)
-    if x.dim() == 4:
-        x5 = x.unsqueeze(0)
-    elif x.dim() == 5 and x.shape[0] == g:
-        x5 = x
-    else:
-        raise ConfigError(
-            f"x: expected [n, C, H, W] or [{g}, n, C, H, W] for {g} genotypes, got {tuple(x.shape)}"
-        )
-    n = x5.shape[1]
-    index = tuple(range(g)) if x5.shape[0] > 1 else (0,) * g
+    genotypes, x5, index = model.prepare(x, genotypes)
+    g, n = len(genotypes), x5.shape[1]
     stem_conv, stem_norm = model.stem
     stem_op = _TABLES.get(stem_conv)
     if stem_op is None:

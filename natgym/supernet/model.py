@@ -305,7 +305,11 @@ class Supernet(nn.Module):
                 )
         return genotypes
 
-    def forward(self, x: torch.Tensor, genotypes: Sequence[Genotype]) -> torch.Tensor:
+    def prepare(
+        self, x: torch.Tensor, genotypes: Sequence[Genotype]
+    ) -> tuple[list[Genotype], torch.Tensor, tuple[int, ...]]:
+        """Checked genotypes, images as ``[1 or G, n, C, H, W]``, and each genotype's image
+        block (all 0 when the n images are shared)."""
         genotypes = self.check(genotypes)
         g = len(genotypes)
         if x.dim() == 4:
@@ -316,9 +320,12 @@ class Supernet(nn.Module):
             raise ConfigError(
                 f"x: expected [n, C, H, W] or [{g}, n, C, H, W] for {g} genotypes, got {tuple(x.shape)}"
             )
-        n = x5.shape[1]
+        return genotypes, x5, tuple(range(g)) if x5.shape[0] > 1 else (0,) * g
+
+    def forward(self, x: torch.Tensor, genotypes: Sequence[Genotype]) -> torch.Tensor:
+        genotypes, x5, index = self.prepare(x, genotypes)
+        g, n = len(genotypes), x5.shape[1]
         self._blocks.block = n
-        index = tuple(range(g)) if x5.shape[0] > 1 else (0,) * g
         s0 = s1 = _State(self.stem(x5.reshape(-1, *x5.shape[2:])), index)
         normals = [gen.normal for gen in genotypes]
         reduces = [gen.reduce for gen in genotypes]
