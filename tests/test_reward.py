@@ -16,14 +16,6 @@ from natgym.supernet.train import default_config, train_supernet
 TINY = SupernetConfig(channels=4, layers=3, steps=4, in_channels=1, num_classes=10)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def digits():
     return load_dataset("digits")

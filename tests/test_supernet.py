@@ -22,15 +22,6 @@ from natgym.supernet.train import (
 TINY = SupernetConfig(channels=4, layers=3, steps=4, in_channels=1, num_classes=10)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and immune to other processes' load."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
