@@ -54,20 +54,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from natgym import zoo
+from natgym.data import load_dataset
 from natgym.errors import ConfigError, GenotypeError
-from natgym.final import evaluate, make_config, train_seed
+from natgym.final import evaluate, make_config, train_runs
 from natgym.genotype import Genotype
 
 INPUTS = ("DARTS", "ENAS", "ResBlock", "VGG", "MobileNetV2")
@@ -166,26 +162,6 @@ def entries(inputs: list[str], natgym: dict[str, Genotype]) -> list[Entry]:
     return out
 
 
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(threads: int, dataset: str, data_root: str | None) -> None:
-    import torch
-
-    from natgym.data import load_dataset
-
-    torch.set_num_threads(threads)
-    _WORKER["data"] = load_dataset(dataset, root=data_root, seed=0)
-
-
-def _run_seed(
-    genotype: Genotype, preset: str, overrides: dict, seed: int, out_dir: str, device: str
-) -> float:
-    config = make_config(preset, **overrides)
-    result = train_seed(genotype, config, _WORKER["data"], seed, out_dir, device=device, progress=False)
-    return result["wall_time_s"]
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Train every entry (all seeds, in parallel workers), then write the tables."""
     out = Path(args.out)
@@ -205,24 +181,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     folder: dict[Genotype, Path] = {}
     for e in todo:
         folder.setdefault(e.genotype, out / "runs" / e.label)
-    jobs = [
-        (g, s) for g, d in folder.items() for s in seeds if not (d / f"seed_{s}" / "result.json").is_file()
-    ]
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(
-        max_workers=args.workers,
-        mp_context=multiprocessing.get_context("spawn"),  # safe with CUDA initialised in the parent
-        initializer=_init_worker,
-        initargs=(args.threads, config.dataset, args.data_root),
-    ) as pool:
-        futures = [
-            pool.submit(_run_seed, g, args.preset, overrides, s, str(folder[g] / f"seed_{s}"), args.device)
-            for g, s in jobs
-        ]
-        for f in tqdm(as_completed(futures), total=len(futures), desc="training runs", disable=not futures):
-            f.result()
-    elapsed = time.perf_counter() - t0
-    _init_worker(args.threads, config.dataset, args.data_root)
+    runs = [(g, s, d / f"seed_{s}") for g, d in folder.items() for s in seeds]
+    elapsed = train_runs(runs, config, args.workers, args.threads, args.data_root, args.device)
+    data = load_dataset(config.dataset, root=args.data_root, seed=0)
     results = {
         g: evaluate(
             g,
@@ -231,7 +192,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             out_dir=d,
             device=args.device,
             progress=False,
-            data=_WORKER["data"],
+            data=data,
             **overrides,
         )
         for g, d in folder.items()

@@ -165,6 +165,39 @@ def cmd_train_supernet(args: argparse.Namespace) -> None:
         print("ranking on the policy split: " + ", ".join(f"{k} {v:.3f}" for k, v in report.items()))
 
 
+def cmd_fidelity(args: argparse.Namespace) -> None:
+    """Score a supernet, params, MAdds and a zero-cost proxy against the ground-truth table."""
+    import json
+
+    import torch
+
+    from natgym import fidelity
+    from natgym.reward import load_evaluator
+
+    torch.set_num_threads(args.threads)
+    table = fidelity.load_table(args.table)
+    evaluator = load_evaluator("digits", supernet=args.supernet, device=args.device, seed=args.supernet_seed)
+    if evaluator.dataset != "digits":
+        raise ConfigError(
+            f"supernet: the ground truth is for digits architectures; {args.supernet} was trained on "
+            f"{evaluator.dataset!r}"
+        )
+    scores = {
+        **fidelity.supernet_scores(table, evaluator),
+        **fidelity.cost_scorers(table),
+        "NASWOT (init)": fidelity.naswot_scores(table),
+    }
+    report = {}
+    for subset in ("all", "holdout"):
+        rows = {name: fidelity.fidelity(table, s, subset) for name, s in scores.items()}
+        report[subset] = rows
+        print(fidelity.markdown(rows, table))
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump({"table_meta": table.meta, "report": report}, fh, indent=1, allow_nan=False)
+        print(f"written: {args.out}")
+
+
 def _evaluator_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="supernet dataset (default %(default)s)")
     p.add_argument("--preset", default=None, help="supernet size preset (default: the dataset's)")
@@ -277,6 +310,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--random-concat", action="store_true", help="train with random concat subsets of each cell's nodes"
     )
     p.set_defaults(func=cmd_train_supernet)
+    p = sub.add_parser("fidelity", help="how well the supernet reward tracks stand-alone accuracy")
+    p.add_argument(
+        "--supernet", default=None, metavar="PATH", help="supernet checkpoint (default: the digits one)"
+    )
+    p.add_argument(
+        "--supernet-seed", type=int, default=0, help="seed of the default supernet (default %(default)s)"
+    )
+    p.add_argument(
+        "--table", default=None, metavar="PATH", help="ground-truth file (default: the shipped one)"
+    )
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, ...")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default %(default)s)")
+    p.add_argument("--out", default=None, metavar="FILE", help="also write the numbers as JSON")
+    p.set_defaults(func=cmd_fidelity)
     p = sub.add_parser("zoo", help="list zoo architectures with their cost, or show one")
     p.add_argument("name", nargs="?", help="zoo name, genotype text or .json file")
     p.set_defaults(func=cmd_zoo)

@@ -43,6 +43,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,7 @@ class FinalConfig:
     grad_clip: float = 5.0
     augment: bool = True
     eval_batch_size: int = 500
+    folds: int = 0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "channels", "layers", "eval_batch_size"):
@@ -92,6 +94,13 @@ class FinalConfig:
             raise ConfigError(f"drop_path: expected a probability in [0, 1), got {self.drop_path!r}")
         if isinstance(self.cutout, bool) or not isinstance(self.cutout, int) or self.cutout < 0:
             raise ConfigError(f"cutout: expected a non-negative integer (0 = off), got {self.cutout!r}")
+        if (
+            isinstance(self.folds, bool)
+            or not isinstance(self.folds, int)
+            or self.folds < 0
+            or self.folds == 1
+        ):
+            raise ConfigError(f"folds: expected 0 (the dataset's own test split) or >= 2, got {self.folds!r}")
 
 
 PRESETS: dict[str, FinalConfig] = {
@@ -194,6 +203,35 @@ def _autocast(device: torch.device) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
+def train_test_split(
+    data: Any, folds: int, seed: int
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """The (images, labels) a seed trains on and the ones it is tested on.
+
+    ``folds == 0``: the dataset's ``train`` + ``policy`` splits, tested on its ``test`` split.
+    ``folds >= 2``: k-fold cross-validation over all of the dataset's images -- they are
+    partitioned once (data seed 0) into ``folds`` near-equal folds, and seed ``s`` is tested on
+    fold ``s % folds`` and trained on the others, so the mean over seeds ``0..folds-1`` is a
+    cross-validated accuracy that uses every image once for testing.
+    """
+    if folds == 0:
+        train = (
+            torch.cat([data.train.images, data.policy.images]),
+            torch.cat([data.train.labels, data.policy.labels]),
+        )
+        return train, (data.test.images, data.test.labels)
+    images = torch.cat([data.train.images, data.policy.images, data.test.images])
+    labels = torch.cat([data.train.labels, data.policy.labels, data.test.labels])
+    if len(labels) < 2 * folds:
+        raise ConfigError(
+            f"folds: {folds} folds need at least {2 * folds} images, the dataset has {len(labels)}"
+        )
+    parts = np.array_split(np.random.default_rng(0).permutation(len(labels)), folds)
+    test = torch.from_numpy(parts[seed % folds])
+    train = torch.from_numpy(np.sort(np.concatenate([p for i, p in enumerate(parts) if i != seed % folds])))
+    return (images[train], labels[train]), (images[test], labels[test])
+
+
 def train_seed(
     genotype: Genotype,
     config: FinalConfig,
@@ -249,8 +287,7 @@ def train_seed(
             torch.cuda.set_rng_state(state["cuda_rng"], dev)
         start, history, elapsed = state["epoch"], state["history"], state["elapsed"]
 
-    x_train = torch.cat([data.train.images, data.policy.images])
-    y_train = torch.cat([data.train.labels, data.policy.labels])
+    (x_train, y_train), (x_test, y_test) = train_test_split(data, config.folds, seed)
     n = len(y_train)
     criterion = nn.CrossEntropyLoss()
     bar = tqdm(
@@ -311,7 +348,7 @@ def train_seed(
             return None
     bar.close()
     t0 = time.perf_counter()
-    acc = evaluate_accuracy(model, data.test.images, data.test.labels, config.eval_batch_size)
+    acc = evaluate_accuracy(model, x_test, y_test, config.eval_batch_size)
     elapsed += time.perf_counter() - t0
     result = {
         **identity,
@@ -323,6 +360,72 @@ def train_seed(
     }
     _atomic_json(result, result_path)
     return result
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(threads: int, dataset: str, data_root: str | None) -> None:
+    from natgym.data import load_dataset
+
+    torch.set_num_threads(threads)
+    _WORKER["data"] = load_dataset(dataset, root=data_root, seed=0)
+
+
+def _run_in_worker(genotype: Genotype, config: FinalConfig, seed: int, out_dir: str, device: str) -> float:
+    result = train_seed(genotype, config, _WORKER["data"], seed, out_dir, device=device, progress=False)
+    return result["wall_time_s"]
+
+
+def train_runs(
+    runs: Sequence[tuple[Genotype, int, str | os.PathLike]],
+    config: FinalConfig,
+    workers: int = 1,
+    threads: int = 1,
+    data_root: str | os.PathLike | None = None,
+    device: str = "auto",
+    progress: bool = True,
+) -> float:
+    """Train many ``(genotype, seed, out_dir)`` runs of one config with :func:`train_seed`.
+
+    Runs whose ``out_dir/result.json`` exists are skipped; the others resume from their
+    checkpoints, so a killed batch of runs continues where it stopped. ``workers > 1`` trains
+    that many runs at once in spawned processes (safe with CUDA initialised in the parent), each
+    with ``threads`` torch threads and its own copy of the dataset. Returns the wall time.
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers: expected a positive integer, got {workers!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads: expected a positive integer, got {threads!r}")
+    todo = [(g, s, str(d)) for g, s, d in runs if not (Path(d) / "result.json").is_file()]
+    t0 = time.perf_counter()
+    root = None if data_root is None else os.fspath(data_root)
+    bar = tqdm(total=len(todo), desc="training runs", disable=not (progress and todo))
+    if workers == 1:
+        previous = torch.get_num_threads()
+        _init_worker(threads, config.dataset, root)
+        try:
+            for g, s, d in todo:
+                _run_in_worker(g, config, s, d, device)
+                bar.update()
+        finally:
+            torch.set_num_threads(previous)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(threads, config.dataset, root),
+        ) as pool:
+            futures = [pool.submit(_run_in_worker, g, config, s, d, device) for g, s, d in todo]
+            for future in as_completed(futures):
+                future.result()
+                bar.update()
+    bar.close()
+    return time.perf_counter() - t0
 
 
 def _check_identity(stored: dict, identity: dict, path: Path) -> None:

@@ -13,11 +13,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from natgym.errors import ConfigError
+from natgym.genotype import Genotype
 from natgym.space import NUM_OPS, OP_INDEX, OPS, PRIMITIVES, Primitive, op_index
 
 TYPE_ORDER: tuple[str, ...] = ("conv", "sep_conv", "dil_conv", "pool")
@@ -86,3 +88,34 @@ def get_rule(name: str | TransitionRule) -> TransitionRule:
         return RULES[str(name).lower()]
     except KeyError:
         raise ConfigError(f"rule: unknown rule {name!r}; allowed: {', '.join(RULES)}") from None
+
+
+def random_transform(
+    genotype: Genotype,
+    rng: np.random.Generator | int | None = None,
+    rule: str | TransitionRule = "natpp",
+    prefer: Sequence[str] = (),
+) -> Genotype:
+    """A random valid transformation of ``genotype``: every edge of both cells independently
+    becomes an op drawn uniformly from the ops ``rule`` allows for it.
+
+    ``prefer`` (op names) narrows each edge's draw to the allowed ops among them when there are
+    any (e.g. pooling, skip and null ops for cheap, pool- and skip-heavy cells); an edge with no
+    preferred op allowed draws from all its allowed ops.
+    """
+    rule = get_rule(rule)
+    rng = np.random.default_rng(rng)
+    preferred = np.zeros(NUM_OPS, dtype=bool)
+    for name in prefer:
+        preferred[op_index(name, "prefer")] = True
+
+    def draw(ops: tuple[str, ...]) -> list[str]:
+        out = []
+        for op in ops:
+            allowed = rule.matrix[op_index(op)]
+            narrowed = allowed & preferred
+            choices = np.flatnonzero(narrowed if narrowed.any() else allowed)
+            out.append(OPS[int(rng.choice(choices))])
+        return out
+
+    return genotype.with_ops(draw(genotype.normal.ops), draw(genotype.reduce.ops))

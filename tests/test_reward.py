@@ -156,19 +156,27 @@ def test_load_evaluator_trains_into_the_cache_once(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_short_training_ranks_null_below_convs_and_spreads(digits):
-    """A short real training run (digits preset, 10 epochs) already ranks sensibly: the all-null
-    pair is at chance, clearly below convolution cells, and random architectures spread over a
-    range several times the evaluation noise."""
+def test_training_until_convs_learn_ranks_null_at_chance_and_spreads(digits):
+    """A real training run of the digits preset, stopped by a criterion rather than a fixed
+    budget (float rounding differs between CPUs, so a fixed budget ends at different points):
+    train until all-conv_3x3 cells score at least 0.5 on the policy split (chance is 0.1). Then
+    the all-null pair -- whose output does not depend on the image -- predicts one class for
+    every image, so it can score no more than that class's share; and random architectures
+    spread over more than twice the evaluation noise."""
     from natgym.supernet.train import Trainer
 
-    config = default_config("digits", epochs=10, lr=0.1)
+    config = default_config("digits")
     torch.manual_seed(0)
     model = Supernet(config.net).to(memory_format=torch.channels_last)
     trainer = Trainer(model, digits, config, torch.device("cpu"))
-    for _ in range(config.epochs):
+    evaluator = SupernetEvaluator(model, digits, config, device="cpu")
+    for epoch in range(1, 121):
         trainer.epoch()
-    report = ranking_check(SupernetEvaluator(model, digits, config, device="cpu"), samples=12, repeats=6)
-    assert report["null"] < 0.15
-    assert report["conv"] > report["null"] + 0.08
-    assert report["random_max"] - report["random_min"] > 3 * report["noise_std"]
+        if epoch % 5 == 0:
+            report = ranking_check(evaluator, samples=12, repeats=6)
+            if report["conv"] >= 0.5:
+                break
+    assert report["conv"] >= 0.5, f"all-conv cells still at {report['conv']:.3f} after {epoch} epochs"
+    largest_class = np.bincount(digits.policy.labels.numpy()).max() / len(digits.policy)
+    assert report["null"] <= largest_class + 1e-9
+    assert report["random_max"] - report["random_min"] > 2 * report["noise_std"]

@@ -1,0 +1,255 @@
+"""Build the digits ground-truth table that ``natgym fidelity`` scores supernets against.
+
+The architecture set (fixed seeds, written once to ``OUT/architectures.json`` and reused, so a
+rerun trains the same set):
+
+* ``zoo``: every zoo input with 4 intermediate nodes (DARTS, ResBlock, VGG, MobileNetV2,
+  R1-R5) and its published NAT / NAT++ transformations;
+* ``uniform``: 50 inputs ``U00``..``U49`` = ``zoo.sample(10_000 + i)``;
+* ``transformed``: for every uniform input a random valid NAT++ transformation
+  (``Uii/random``, :func:`natgym.transitions.random_transform` seed ``20_000 + i``); for the first
+  20 a pool/skip-heavy one (``Uii/cheap``, seed ``30_000 + i``, preferring pooling, skip and
+  null); for the first 15 the best of 10 samples of the short demo NAT agent (``Uii/agent``,
+  trained on the default digits supernet of the code version that built the set).
+
+A third of the groups (an input with all its transformations) is marked ``holdout`` by a
+seeded draw (seed 2026) before any supernet is tuned on the table.
+
+Every architecture trains stand-alone with the ``digits`` preset of :mod:`natgym.final` for
+``--seeds`` seeds; each run checkpoints per epoch and keeps its ``result.json``, so a killed
+build resumes where it stopped, and ``--workers`` runs train at once. When all runs are done
+the table is written (atomically) to ``natgym/data_files/ground_truth_digits.json`` with the
+protocol, seeds, code version and machine, and a summary to ``OUT/summary.md``.
+
+    python benchmarks/ground_truth.py               # 2 seeds, 2 workers (~45 min on 2 cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from natgym import zoo
+from natgym.cost import network_cost
+from natgym.data import load_dataset
+from natgym.fidelity import FORMAT, VERSION, expected_protocol
+from natgym.final import make_config, train_runs
+from natgym.genotype import Genotype
+from natgym.transitions import random_transform
+
+UNIFORM, CHEAP_COUNT, AGENT_COUNT = 50, 20, 15
+HOLDOUT_SEED = 2026
+CHEAP_OPS = ("max_pool_3x3", "avg_pool_3x3", "max_pool_5x5", "avg_pool_5x5", "skip_connect", "null")
+TABLE = Path(__file__).resolve().parents[1] / "natgym" / "data_files" / "ground_truth_digits.json"
+
+
+def _atomic_json(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, allow_nan=False) + "\n")
+    os.replace(tmp, path)
+
+
+def _zoo_entries() -> list[dict[str, Any]]:
+    out = []
+    for name in zoo.INPUTS:
+        base = zoo.get(name)
+        if base.steps != 4:
+            continue
+        out.append({"id": name, "family": "zoo", "kind": "input", "parent": None, "genotype": base})
+        for prefix, kind in (("NAT_", "NAT"), ("NATv2_", "NAT++")):
+            if prefix + name in zoo.names():
+                g = zoo.get(prefix + name)
+                out.append(
+                    {"id": prefix + name, "family": "zoo", "kind": kind, "parent": name, "genotype": g}
+                )
+    return out
+
+
+def _agent_transforms(inputs: list[Genotype], out: Path) -> list[Genotype]:
+    from agents.nat.commands import quick_agent
+    from agents.nat.derive import derive
+    from natgym.reward import load_evaluator
+
+    evaluator = load_evaluator("digits", device="cpu")
+    policy = quick_agent(evaluator, out / "agent", device="cpu")
+    return [derive(g, policy, evaluator, samples=10, seed=0).after for g in inputs]
+
+
+def build_set(out: Path) -> list[dict[str, Any]]:
+    """The architecture set (see the module docstring); read from ``out/architectures.json``
+    when it exists, else built and written there."""
+    path = out / "architectures.json"
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        return [{**e, "genotype": Genotype.parse(e["genotype"])} for e in stored]
+    entries = _zoo_entries()
+    uniform = [zoo.sample(10_000 + i) for i in range(UNIFORM)]
+    agent = _agent_transforms(uniform[:AGENT_COUNT], out)
+    for i, g in enumerate(uniform):
+        uid = f"U{i:02d}"
+        entries.append({"id": uid, "family": "uniform", "kind": "uniform", "parent": None, "genotype": g})
+        children = [("random", random_transform(g, 20_000 + i))]
+        if i < CHEAP_COUNT:
+            children.append(("cheap", random_transform(g, 30_000 + i, prefer=CHEAP_OPS)))
+        if i < AGENT_COUNT:
+            children.append(("agent", agent[i]))
+        for kind, child in children:
+            entries.append(
+                {
+                    "id": f"{uid}/{kind}",
+                    "family": "transformed",
+                    "kind": kind,
+                    "parent": uid,
+                    "genotype": child,
+                }
+            )
+    groups = sorted({e["parent"] or e["id"] for e in entries})
+    held = set(np.random.default_rng(HOLDOUT_SEED).permutation(groups)[: len(groups) // 3].tolist())
+    for e in entries:
+        e["holdout"] = (e["parent"] or e["id"]) in held
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_json([{**e, "genotype": e["genotype"].to_dict()} for e in entries], path)
+    return entries
+
+
+def _run_dir(out: Path, arch_id: str, seed: int) -> Path:
+    return out / "runs" / arch_id.replace("/", "-") / f"seed_{seed}"
+
+
+def _code_version() -> str:
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return rev
+
+
+def machine() -> str:
+    """The CPU this ran on (model name from /proc/cpuinfo where there is one) and core count."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, torch 1 thread per run"
+
+
+def write_table(entries: list[dict[str, Any]], out: Path, seeds: list[int], path: Path, wall: float) -> dict:
+    """Collect the finished runs into the ground-truth file and the summary."""
+    config = make_config("digits")
+    data = load_dataset("digits")
+    archs, times = [], []
+    for e in entries:
+        results = [json.loads((_run_dir(out, e["id"], s) / "result.json").read_text()) for s in seeds]
+        times += [r["wall_time_s"] for r in results]
+        cost = network_cost(
+            e["genotype"], config.channels, config.layers, data.image_size, 10, data.in_channels
+        )
+        accs = [r["test_accuracy"] for r in results]
+        archs.append(
+            {
+                "id": e["id"],
+                "family": e["family"],
+                "kind": e["kind"],
+                "parent": e["parent"],
+                "holdout": e["holdout"],
+                "genotype": e["genotype"].to_dict(),
+                "test_accuracy": accs,
+                "mean": float(np.mean(accs)),
+                "std": float(np.std(accs, ddof=1)),
+                "params": results[0]["params"],
+                "madds": cost.madds,
+            }
+        )
+    table = {
+        "format": FORMAT,
+        "version": VERSION,
+        "protocol": expected_protocol(),
+        "seeds": seeds,
+        "meta": {
+            "code_version": _code_version(),
+            "machine": machine(),
+            "created": time.strftime("%Y-%m-%d"),
+            "train_time_s_total": float(sum(times)),
+            "wall_time_s_last_build": wall,
+            "architecture_set": "benchmarks/ground_truth.py (seeds in its docstring)",
+        },
+        "architectures": archs,
+    }
+    assert table["protocol"]["config"] == asdict(config)
+    _atomic_json(table, path)
+    return table
+
+
+def summary(table: dict) -> str:
+    """Seed noise and spread of the table, per family and overall (Markdown)."""
+    archs = table["architectures"]
+    means = np.array([a["mean"] for a in archs])
+    stds = np.array([a["std"] for a in archs])
+    pooled = float(np.sqrt(np.mean(stds**2)))
+    cfg, meta = table["protocol"]["config"], table["meta"]
+    lines = [
+        f"Ground truth: {len(archs)} architectures x seeds {table['seeds']} "
+        f"({table['protocol']['preset']} preset: {cfg['channels']} channels, {cfg['layers']} cells, "
+        f"{cfg['epochs']} epochs, {cfg['folds']}-fold cross-validation), on {meta['machine']}; "
+        f"code {meta['code_version']}, {meta['train_time_s_total'] / 60:.0f} min of training.",
+        "",
+        "| family | architectures | mean accuracy range (%) | median seed std (points) | held out |",
+        "|---|---|---|---|---|",
+    ]
+    for family in ("zoo", "uniform", "transformed", None):
+        rows = [a for a in archs if family is None or a["family"] == family]
+        m = np.array([a["mean"] for a in rows])
+        s = np.array([a["std"] for a in rows])
+        lines.append(
+            f"| {family or 'all'} | {len(rows)} | {100 * m.min():.1f}-{100 * m.max():.1f} "
+            f"| {100 * np.median(s):.2f} | {sum(a['holdout'] for a in rows)} |"
+        )
+    lines += [
+        "",
+        f"Seed noise: pooled std {100 * pooled:.2f} points, median {100 * np.median(stds):.2f}; "
+        f"range of means {100 * np.ptp(means):.1f} points = "
+        f"{np.ptp(means) / np.median(stds):.0f}x the median seed std.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1 per architecture (default %(default)s)")
+    p.add_argument("--workers", type=int, default=2, help="parallel training processes (default %(default)s)")
+    p.add_argument("--out", default="benchmarks/results/ground_truth", help="runs and set folder")
+    p.add_argument(
+        "--table", default=str(TABLE), help="where the table is written (default: the shipped one)"
+    )
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    entries = build_set(out)
+    seeds = list(range(args.seeds))
+    config = make_config("digits")
+    runs = [(e["genotype"], s, _run_dir(out, e["id"], s)) for e in entries for s in seeds]
+    wall = train_runs(runs, config, workers=args.workers)
+    table = write_table(entries, out, seeds, Path(args.table), wall)
+    text = summary(table)
+    (out / "summary.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
