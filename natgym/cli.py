@@ -161,8 +161,18 @@ def cmd_train_supernet(args: argparse.Namespace) -> None:
         from natgym.data import load_dataset
 
         data = load_dataset(config.dataset, args.data_root, config.seed)
-        report = ranking_check(SupernetEvaluator(model, data, config, device=args.device))
+        evaluator = SupernetEvaluator(model, data, config, device=args.device)
+        report = ranking_check(evaluator)
         print("ranking on the policy split: " + ", ".join(f"{k} {v:.3f}" for k, v in report.items()))
+        if config.dataset == "digits" and evaluator.steps == 4:
+            from natgym import fidelity
+
+            table = fidelity.load_table()
+            scores = fidelity.supernet_scores(table, evaluator)["supernet (policy split)"]
+            print(
+                "fidelity (digits ground truth, `natgym fidelity`): "
+                + fidelity.summary_line(fidelity.fidelity(table, scores))
+            )
 
 
 def cmd_fidelity(args: argparse.Namespace) -> None:

@@ -55,6 +55,7 @@ from tqdm.auto import tqdm
 
 from natgym.cost import network_cost
 from natgym.errors import ConfigError
+from natgym.files import load_checkpoint
 from natgym.genotype import Genotype
 from natgym.network import Network, count_params
 
@@ -277,7 +278,9 @@ def train_seed(
     )
     start, history, elapsed = 0, [], 0.0
     if ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # RNG states stay on CPU
+        state = load_checkpoint(
+            ckpt_path, "out_dir", "delete it to restart this seed"
+        )  # RNG states stay on CPU
         _check_identity(state, identity, ckpt_path)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])

@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from agents.nat.policy import VARIANTS, NATPolicy, resolve_device
 from natgym.errors import ConfigError
+from natgym.files import load_checkpoint
 
 
 @dataclass
@@ -150,7 +151,7 @@ def load_policy(path: str | os.PathLike, device: str | torch.device = "auto") ->
         raise ConfigError(
             f"checkpoint: no such file {str(path)!r}; pass a checkpoint.pt written by train-agent"
         )
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = load_checkpoint(path, "checkpoint", "pass a checkpoint.pt written by natgym train-agent")
     cfg = state["config"]
     policy = NATPolicy(cfg["variant"], hidden=cfg["hidden"]).to(resolve_device(device))
     policy.load_state_dict(state["policy"])
@@ -203,7 +204,7 @@ def train(
     if out:
         out.mkdir(parents=True, exist_ok=True)
     if resume and ckpt_path is not None and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        state = load_checkpoint(ckpt_path, "out_dir", "delete it (or pass --no-resume) to start over", device)
         policy.load_state_dict(state["policy"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"].cpu())  # RNG states are CPU byte tensors

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from natgym import zoo
 from natgym.data import DATASETS, Dataset, load_dataset
 from natgym.errors import ConfigError
+from natgym.files import load_checkpoint
 from natgym.genotype import Cell, Genotype
 from natgym.supernet.model import PRESETS, Supernet, SupernetConfig
 from natgym.transitions import NATPP
@@ -331,7 +332,7 @@ def _train(
     partial = path.with_name(path.name + ".partial")
     elapsed = 0.0
     if partial.is_file():
-        state = torch.load(partial, map_location=dev, weights_only=False)
+        state = load_checkpoint(partial, "supernet", "delete it to restart the training", dev)
         if state.get("config") == config.to_dict() and state.get("format") == FORMAT:
             trainer.load_state(state)
             elapsed = state.get("train_seconds", 0.0)
@@ -384,7 +385,12 @@ def load_supernet(
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"supernet: no checkpoint file at {path}")
-    state = torch.load(path, map_location=resolve_device(device), weights_only=False)
+    state = load_checkpoint(
+        path,
+        "supernet",
+        "retrain it with natgym train-supernet (the cache rebuilds a deleted file)",
+        resolve_device(device),
+    )
     if not isinstance(state, dict) or state.get("format") != FORMAT or "model" not in state:
         raise ConfigError(f"supernet: {path} is not a natgym supernet checkpoint (format {FORMAT})")
     config = TrainConfig.from_dict(state["config"])
