@@ -99,6 +99,14 @@ class FactorizedReduce(nn.Module):
         return self.norm(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
 
 
+class PoolBN(nn.Sequential):
+    """Pooling -> norm: the supernet's pooling ops with ``pool_norm`` (as in the DARTS search
+    network and the NAT reference supernet, where every pool is followed by an affine-free BN)."""
+
+    def __init__(self, pool: nn.Module, norm: nn.Module) -> None:
+        super().__init__(pool, norm)
+
+
 def _pool(kind: str, k: int, stride: int) -> nn.Module:
     if kind == "max":
         return nn.MaxPool2d(k, stride=stride, padding=k // 2)
@@ -123,6 +131,13 @@ OPS: dict[str, Callable[[int, int, Norm], nn.Module]] = {
 """Op name -> constructor ``(channels, stride, norm) -> nn.Module``, in ``natgym.OPS`` order."""
 
 
-def make_op(name: str, channels: int, stride: int, norm: Norm | None = None) -> nn.Module:
-    """Build op ``name`` for ``channels`` in and out at ``stride`` (1 or 2)."""
-    return OPS[name](channels, stride, norm or batch_norm())
+def make_op(
+    name: str, channels: int, stride: int, norm: Norm | None = None, pool_norm: bool = False
+) -> nn.Module:
+    """Build op ``name`` for ``channels`` in and out at ``stride`` (1 or 2); with ``pool_norm``
+    a pooling op is followed by ``norm`` (:class:`PoolBN`)."""
+    norm = norm or batch_norm()
+    module = OPS[name](channels, stride, norm)
+    if pool_norm and isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+        return PoolBN(module, norm(channels))
+    return module

@@ -8,6 +8,7 @@ import torch
 from natgym import zoo
 from natgym.data import load_dataset
 from natgym.errors import ConfigError, GenotypeError
+from natgym.space import OPS
 from natgym.supernet import PRESETS, Supernet, SupernetConfig
 from natgym.supernet.fast import infer
 from natgym.supernet.train import (
@@ -97,11 +98,16 @@ def _mixed_genotypes(steps: int) -> list:
     return gs
 
 
-@pytest.mark.parametrize(("steps", "size", "channels_last"), [(4, 8, True), (4, 8, False), (5, 9, False)])
-def test_fast_infer_equals_the_module_forward(steps, size, channels_last):
+@pytest.mark.parametrize(
+    ("steps", "size", "channels_last", "pool_norm"),
+    [(4, 8, True, False), (4, 8, False, False), (5, 9, False, False), (4, 8, True, True)],
+)
+def test_fast_infer_equals_the_module_forward(steps, size, channels_last, pool_norm):
     """The evaluator's functional NHWC forward computes the same network (up to rounding)."""
     torch.manual_seed(0)
-    config = SupernetConfig(channels=4, layers=3, steps=steps, in_channels=3, num_classes=7)
+    config = SupernetConfig(
+        channels=4, layers=3, steps=steps, in_channels=3, num_classes=7, pool_norm=pool_norm
+    )
     net = Supernet(config)
     x = torch.randn(16, 3, size, size)
     if channels_last:
@@ -246,3 +252,22 @@ def test_killed_cli_run_resumes_from_its_checkpoint(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "resuming supernet training from epoch" in done.stdout + done.stderr
     assert out.is_file() and not partial.exists()
+
+
+def test_pool_ops_carry_their_norm_only_with_pool_norm():
+    from natgym.ops import PoolBN
+    from natgym.supernet.model import BlockBatchNorm
+
+    plain = Supernet(TINY)
+    normed = Supernet(SupernetConfig(**{**TINY.to_dict(), "pool_norm": True}))
+    for net, expect in ((plain, False), (normed, True)):
+        for cell in net.cells:
+            for position in cell.ops:
+                for name, module in zip(OPS, position):
+                    if "pool" in name:
+                        assert isinstance(module, PoolBN) == expect
+                        if expect:
+                            assert isinstance(module[1], BlockBatchNorm)
+    assert sum(p.numel() for p in plain.parameters()) == sum(p.numel() for p in normed.parameters())
+    with pytest.raises(ConfigError, match="pool_norm"):
+        SupernetConfig(pool_norm="yes")

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from natgym.genotype import Cell, Genotype
-from natgym.ops import DilConv, FactorizedReduce, Identity, ReLUConvBN, SepConv, Zero
+from natgym.ops import DilConv, FactorizedReduce, Identity, PoolBN, ReLUConvBN, SepConv, Zero
 from natgym.supernet.model import BlockBatchNorm, SuperCell, Supernet, _dedupe, slot_groups
 
 _MIN_SEPARABLE_PIXELS = 64
@@ -198,6 +198,9 @@ def _compile(module: nn.Module) -> tuple[Op, bool]:
             return _bn(torch.cat([c1(xr), c2(shifted)], dim=3), e, n)
 
         return reduce, True
+    if isinstance(module, PoolBN):
+        (pool, _), e = _compile(module[0]), _eps(module[1])
+        return (lambda x, xr, n: _bn(pool(x, xr, n), e, n)), False
     if isinstance(module, nn.MaxPool2d):
         pool = _max_pool(module)
         return (lambda x, xr, n: pool(x)), False

@@ -11,6 +11,8 @@ holding all 13 ops. An edge ``(op, from, to)`` of a genotype uses the ``op`` mod
 This is the layout whose size matches the paper's 15.0M parameters (8 cells, C = 20); one
 position per edge slot instead would give about 8.5M. A cell outputs all its intermediate nodes
 concatenated (fixed width ``steps * C``); nodes outside a genotype's ``concat`` contribute zeros.
+With ``pool_norm`` every pooling op is followed by the supernet's norm (:class:`~natgym.ops.PoolBN`,
+as in the DARTS search network); the stand-alone network keeps plain pooling either way.
 
 **Batch normalisation.** No affine parameters (SPEC) and **no running statistics**: every norm
 layer normalises with the statistics of the current batch, computed *separately for each
@@ -62,8 +64,11 @@ class SupernetConfig:
     in_channels: int = 3
     num_classes: int = 10
     stem_multiplier: int = 3
+    pool_norm: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.pool_norm, bool):
+            raise ConfigError(f"pool_norm: expected True or False, got {self.pool_norm!r}")
         for name in ("channels", "layers", "steps", "in_channels", "num_classes", "stem_multiplier"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -149,7 +154,15 @@ class SuperCell(nn.Module):
     """One cell of the supernet: preprocessing and all 13 ops at every (from, to) position."""
 
     def __init__(
-        self, steps: int, c_pp: int, c_p: int, c: int, reduction: bool, reduction_prev: bool, norm
+        self,
+        steps: int,
+        c_pp: int,
+        c_p: int,
+        c: int,
+        reduction: bool,
+        reduction_prev: bool,
+        norm,
+        pool_norm: bool = False,
     ) -> None:
         super().__init__()
         self.steps, self.reduction, self.channels = steps, reduction, c
@@ -161,7 +174,7 @@ class SuperCell(nn.Module):
             for src in range(dst):
                 self.position[(src, dst)] = len(positions)
                 stride = 2 if reduction and src < 2 else 1
-                positions.append(nn.ModuleList(make_op(name, c, stride, norm) for name in OPS))
+                positions.append(nn.ModuleList(make_op(name, c, stride, norm, pool_norm) for name in OPS))
         self.ops = nn.ModuleList(positions)
 
     def forward(self, s0: _State, s1: _State, cells: Sequence[Cell], n: int) -> _State:
@@ -284,7 +297,9 @@ class Supernet(nn.Module):
             reduction = i in reductions
             if reduction:
                 c_curr *= 2
-            cells.append(SuperCell(config.steps, c_pp, c_p, c_curr, reduction, reduction_prev, norm))
+            cells.append(
+                SuperCell(config.steps, c_pp, c_p, c_curr, reduction, reduction_prev, norm, config.pool_norm)
+            )
             reduction_prev = reduction
             c_pp, c_p = c_p, config.steps * c_curr
         self.cells = nn.ModuleList(cells)

@@ -41,7 +41,7 @@ from natgym.errors import ConfigError
 from natgym.files import load_checkpoint
 from natgym.genotype import Cell, Genotype
 from natgym.supernet.model import PRESETS, Supernet, SupernetConfig
-from natgym.transitions import NATPP
+from natgym.transitions import random_transform
 
 FORMAT = 1
 """Version of the checkpoint layout (part of the cache key)."""
@@ -55,6 +55,9 @@ sampled input architectures (SPEC section 6); ``mixed`` -- such an input with pr
 allows, so skip/null-heavy cells are trained too)."""
 
 _LATE_DEFAULTS: dict[str, Any] = {"archs": "inputs", "input_prob": 0.5, "random_concat": False}
+_LATE_NET: dict[str, Any] = {"pool_norm": False}
+"""Fields added after format 1 (of the config and of its ``net``), left out of the cache key
+while they hold these values."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class TrainConfig:
         """12-hex-digit hash of the full configuration and the checkpoint format (fields added
         after format 1 are left out while they hold their defaults, so older keys stay valid)."""
         data = {k: v for k, v in self.to_dict().items() if k not in _LATE_DEFAULTS or v != _LATE_DEFAULTS[k]}
+        data["net"] = {k: v for k, v in data["net"].items() if k not in _LATE_NET or v != _LATE_NET[k]}
         text = json.dumps({"format": FORMAT, **data}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -143,11 +147,7 @@ def sample_training_arch(config: TrainConfig, rng: np.random.Generator) -> Genot
     steps = config.net.steps
     genotype = zoo.sample(rng, steps)
     if config.archs == "mixed" and rng.random() >= config.input_prob:
-        ops = []
-        for cell in genotype.cells:
-            masks = NATPP.mask(cell.op_indices)
-            ops.append([int(rng.choice(np.flatnonzero(m))) for m in masks])
-        genotype = genotype.with_ops(*ops)
+        genotype = random_transform(genotype, rng)
     if config.random_concat:
         cells = []
         for cell in genotype.cells:
