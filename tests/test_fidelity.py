@@ -143,6 +143,19 @@ def test_unreadable_table_names_the_file(tmp_path):
         fidelity.load_table(tmp_path / "missing.json")
 
 
+def test_the_shipped_table_meets_its_own_contract():
+    table = fidelity.load_table()
+    assert len(table.archs) >= 120 and len(table.seeds) >= 2
+    assert all(len(a.accuracy) == len(table.seeds) and a.genotype.steps == 4 for a in table.archs)
+    families = {f: sum(a.family == f for a in table.archs) for f in fidelity.FAMILIES}
+    assert families["uniform"] >= 50 and families["transformed"] >= 50
+    assert 0.25 <= len(table.subset("holdout")) / len(table.archs) <= 0.42
+    # held-out groups are whole: a transformation is held out exactly when its input is
+    assert all(a.holdout == table.by_id[a.parent].holdout for a in table.archs if a.parent)
+    cost = fidelity.cost_scorers(table)
+    assert fidelity.fidelity(table, cost["params"])["n"] == len(table.archs)
+
+
 def test_random_transform_is_valid_and_prefer_narrows():
     for seed in range(20):
         g = zoo.sample(seed)
@@ -201,3 +214,27 @@ def test_a_killed_batch_of_runs_resumes_and_skips_finished_runs(tmp_path):
     assert (tmp_path / "b" / "result.json").stat().st_mtime_ns == stamp
     with pytest.raises(ConfigError, match="workers"):
         train_runs(runs, config, workers=0)
+
+
+def test_fidelity_command_scores_every_scorer_on_the_shipped_table(tmp_path, capsys):
+    from natgym.cli import main
+    from natgym.supernet import SupernetConfig
+    from natgym.supernet.train import default_config, train_supernet
+
+    tiny = SupernetConfig(channels=4, layers=3, steps=4, in_channels=1, num_classes=10)
+    path = train_supernet(default_config("digits", epochs=1, net=tiny.to_dict()), tmp_path / "s.pt", "cpu",
+                          progress=False)  # fmt: skip
+    assert main(["fidelity", "--supernet", str(path), "--out", str(tmp_path / "f.json")]) == 0
+    text = capsys.readouterr().out
+    for scorer in (
+        "supernet (policy split)",
+        "supernet (env, 64 images)",
+        "params",
+        "MAdds",
+        "NASWOT (init)",
+    ):
+        assert f"| {scorer} |" in text
+    report = json.loads((tmp_path / "f.json").read_text())["report"]
+    assert set(report) == {"all", "holdout"} and report["all"]["params"]["n"] == len(
+        fidelity.load_table().archs
+    )

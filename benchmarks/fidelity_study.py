@@ -1,0 +1,132 @@
+"""Which digits supernet ranks architectures best? Train variants, score each against the ground truth.
+
+Every variant is a supernet training configuration (:func:`natgym.supernet.train.default_config`
+overrides); each is trained into ``OUT/<variant>.pt`` (resumable, reused when present) and scored
+with :func:`natgym.fidelity.fidelity` on the ground truth's ``fit`` part (two thirds). The
+``holdout`` third is scored too but is only for the final numbers of the chosen variant: choose on
+``fit``. Also recorded: training time, the lowest policy-split accuracy of any zoo cell (no
+standard cell should score near chance) and the env's 64-image scorer.
+
+    python benchmarks/fidelity_study.py                  # every variant (~20 min on 2 cores)
+    python benchmarks/fidelity_study.py --variants base pool
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from natgym import fidelity
+from natgym.data import load_dataset
+from natgym.reward import SupernetEvaluator
+from natgym.supernet import PRESETS
+from natgym.supernet.train import default_config, load_supernet, train_supernet
+
+DIGITS_NET = {**PRESETS["digits"].to_dict(), "in_channels": 1, "num_classes": 10}
+
+
+def _net(**changes: Any) -> dict[str, Any]:
+    return {**DIGITS_NET, **changes}
+
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "base": {},
+    "pool": {"net": _net(pool_norm=True)},
+    "concat": {"random_concat": True},
+    "pool+concat": {"net": _net(pool_norm=True), "random_concat": True},
+    "pool+concat+mixed": {"net": _net(pool_norm=True), "random_concat": True, "archs": "mixed"},
+    "5cells+pool+concat": {"net": _net(pool_norm=True, layers=5), "random_concat": True},
+    "5cells+pool+concat+mixed": {
+        "net": _net(pool_norm=True, layers=5),
+        "random_concat": True,
+        "archs": "mixed",
+    },
+    "pool+concat+300ep": {"net": _net(pool_norm=True), "random_concat": True, "epochs": 300},
+}
+"""Variant name -> ``default_config("digits", **overrides)``; ``base`` is the current default."""
+
+
+def score(path: Path, table: fidelity.GroundTruth) -> dict[str, Any]:
+    """Fidelity rows (fit, holdout) of the supernet at ``path`` and its lowest zoo-cell score."""
+    model, meta = load_supernet(path, "cpu")
+    config = meta["config"]
+    data = load_dataset(config.dataset, None, config.seed)
+    evaluator = SupernetEvaluator(model, data, config, device="cpu")
+    scores = fidelity.supernet_scores(table, evaluator)
+    whole, env = (
+        scores["supernet (policy split)"],
+        next(v for k, v in scores.items() if k.startswith("supernet (env")),
+    )
+    return {
+        "train_seconds": meta["train_seconds"],
+        "fit": fidelity.fidelity(table, whole, "fit"),
+        "holdout": fidelity.fidelity(table, whole, "holdout"),
+        "env_fit": fidelity.fidelity(table, env, "fit"),
+        "zoo_min": min(whole[a.id] for a in table.archs if a.family == "zoo"),
+        "zoo_min_id": min((whole[a.id], a.id) for a in table.archs if a.family == "zoo")[1],
+    }
+
+
+def markdown(rows: dict[str, dict[str, Any]]) -> str:
+    """The study's table (choose on the ``fit`` columns)."""
+
+    def f(v: Any) -> str:
+        return "–" if v is None else f"{v:+.2f}"
+
+    lines = [
+        "| variant | train s | tau (fit) | rho (fit) | sign agr. (fit) "
+        "| tau zoo / uniform / transformed (fit) | tau env 64 (fit) | lowest zoo acc "
+        "| tau (holdout) | sign agr. (holdout) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        fit, hold = r["fit"], r["holdout"]
+        lines.append(
+            f"| {name} | {r['train_seconds']:.0f} | {f(fit['kendall_tau'])} | {f(fit['spearman_rho'])} "
+            f"| {fit['sign_agreement']:.2f} ({fit['sign_pairs']}) | {f(fit['kendall_tau_zoo'])} / "
+            f"{f(fit['kendall_tau_uniform'])} / {f(fit['kendall_tau_transformed'])} "
+            f"| {f(r['env_fit']['kendall_tau'])} | {r['zoo_min']:.3f} ({r['zoo_min_id']}) "
+            f"| {f(hold['kendall_tau'])} | {hold['sign_agreement']:.2f} ({hold['sign_pairs']}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--out", default="benchmarks/results/fidelity_study")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = fidelity.load_table()
+    results_path = out / "fidelity_study.json"
+    rows = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    for name in args.variants:
+        config = default_config("digits", **VARIANTS[name])
+        t0 = time.perf_counter()
+        path = train_supernet(config, out / f"{name}.pt", "cpu", progress=False)
+        rows[name] = {"config": config.to_dict(), **score(path, table)}
+        print(
+            f"{name}: {time.perf_counter() - t0:.0f} s; " + fidelity.summary_line(rows[name]["fit"]),
+            flush=True,
+        )
+        tmp = results_path.with_name(f"{results_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(rows, indent=1, allow_nan=False) + "\n")
+        os.replace(tmp, results_path)
+    text = markdown({k: rows[k] for k in VARIANTS if k in rows})
+    (out / "fidelity_study.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
