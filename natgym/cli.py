@@ -184,6 +184,8 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
     from natgym import fidelity
     from natgym.reward import load_evaluator
 
+    if args.threads < 1:
+        raise ConfigError(f"threads: expected a positive integer, got {args.threads}")
     torch.set_num_threads(args.threads)
     table = fidelity.load_table(args.table)
     evaluator = load_evaluator("digits", supernet=args.supernet, device=args.device, seed=args.supernet_seed)
