@@ -68,10 +68,12 @@ def test_random_concat_draws_non_empty_subsets():
 def test_new_fields_at_defaults_keep_the_cache_key():
     config = default_config("digits")
     data = {k: v for k, v in config.to_dict().items() if k not in ("archs", "input_prob", "random_concat")}
+    data["net"] = {k: v for k, v in data["net"].items() if k != "pool_norm"}  # as format 1 wrote it
     old = hashlib.sha256(json.dumps({"format": FORMAT, **data}, sort_keys=True).encode()).hexdigest()[:12]
     assert config.key() == old
     assert default_config("digits", archs="mixed").key() != old
     assert default_config("digits", random_concat=True).key() != old
+    assert default_config("digits", net={**config.net.to_dict(), "pool_norm": True}).key() != old
 
 
 @pytest.mark.parametrize("overrides", [{"archs": "all"}, {"input_prob": 1.5}])
