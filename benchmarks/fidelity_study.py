@@ -9,6 +9,7 @@ standard cell should score near chance) and the env's 64-image scorer.
 
     python benchmarks/fidelity_study.py                  # every variant (~20 min on 2 cores)
     python benchmarks/fidelity_study.py --variants base pool
+    python benchmarks/fidelity_study.py --variants base --speed   # + rewards/s of every trained one
 """
 
 from __future__ import annotations
@@ -74,6 +75,36 @@ def score(path: Path, table: fidelity.GroundTruth) -> dict[str, Any]:
     }
 
 
+def speed(paths: dict[str, Path], pairs: int = 64, rounds: int = 3) -> dict[str, float]:
+    """Env rewards per second of each supernet, measured interleaved in one run: ``pairs`` fresh
+    (uniform input, random NAT++ transformation) pairs per round, scored one pair per call on the
+    env's 64 fixed images; the median over ``rounds``."""
+    from natgym import zoo
+    from natgym.transitions import random_transform
+
+    evaluators = {}
+    for name, path in paths.items():
+        model, meta = load_supernet(path, "cpu")
+        data = load_dataset(meta["config"].dataset, None, meta["config"].seed)
+        evaluators[name] = SupernetEvaluator(model, data, meta["config"], device="cpu")
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for r in range(rounds):
+        inputs = [zoo.sample(50_000 + r * pairs + i) for i in range(pairs)]
+        outputs = [random_transform(g, i) for i, g in enumerate(inputs)]
+        for name, evaluator in evaluators.items():
+            t0 = time.perf_counter()
+            for before, after in zip(inputs, outputs):
+                evaluator.reward([before], [after])
+            times[name].append(pairs / (time.perf_counter() - t0))
+    return {name: float(sorted(t)[len(t) // 2]) for name, t in times.items()}
+
+
+def _save(rows: dict[str, Any], path: Path) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(rows, indent=1, allow_nan=False) + "\n")
+    os.replace(tmp, path)
+
+
 def markdown(rows: dict[str, dict[str, Any]]) -> str:
     """The study's table (choose on the ``fit`` columns)."""
 
@@ -83,8 +114,8 @@ def markdown(rows: dict[str, dict[str, Any]]) -> str:
     lines = [
         "| variant | train s | tau (fit) | rho (fit) | sign agr. (fit) "
         "| tau zoo / uniform / transformed (fit) | tau env 64 (fit) | lowest zoo acc "
-        "| tau (holdout) | sign agr. (holdout) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| tau (holdout) | sign agr. (holdout) | rewards/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
         fit, hold = r["fit"], r["holdout"]
@@ -93,7 +124,8 @@ def markdown(rows: dict[str, dict[str, Any]]) -> str:
             f"| {fit['sign_agreement']:.2f} ({fit['sign_pairs']}) | {f(fit['kendall_tau_zoo'])} / "
             f"{f(fit['kendall_tau_uniform'])} / {f(fit['kendall_tau_transformed'])} "
             f"| {f(r['env_fit']['kendall_tau'])} | {r['zoo_min']:.3f} ({r['zoo_min_id']}) "
-            f"| {f(hold['kendall_tau'])} | {hold['sign_agreement']:.2f} ({hold['sign_pairs']}) |"
+            f"| {f(hold['kendall_tau'])} | {hold['sign_agreement']:.2f} ({hold['sign_pairs']}) "
+            f"| {r.get('rewards_per_s', float('nan')):.0f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -103,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--out", default="benchmarks/results/fidelity_study")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--speed", action="store_true", help="also time every trained variant, interleaved")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -119,9 +152,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{name}: {time.perf_counter() - t0:.0f} s; " + fidelity.summary_line(rows[name]["fit"]),
             flush=True,
         )
-        tmp = results_path.with_name(f"{results_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(rows, indent=1, allow_nan=False) + "\n")
-        os.replace(tmp, results_path)
+        _save(rows, results_path)
+    if args.speed:
+        measured = speed({k: out / f"{k}.pt" for k in VARIANTS if k in rows})
+        for name, value in measured.items():
+            rows[name]["rewards_per_s"] = value
+        _save(rows, results_path)
     text = markdown({k: rows[k] for k in VARIANTS if k in rows})
     (out / "fidelity_study.md").write_text(text)
     print(text)

@@ -11,7 +11,7 @@ import pytest
 from natgym import zoo
 from natgym.errors import ConfigError
 from natgym.space import NULL, OP_INDEX
-from natgym.supernet.train import FORMAT, default_config, sample_training_arch
+from natgym.supernet.train import FORMAT, SUPERNET_VERSION, default_config, sample_training_arch
 from natgym.transitions import NATPP
 
 SKIP = OP_INDEX["skip_connect"]
@@ -23,14 +23,14 @@ def _draw(config, n=200, seed=0):
 
 
 def test_inputs_mode_is_the_uniform_input_sampler():
-    config = default_config("digits")
+    config = default_config("digits", random_concat=False)
     rng = np.random.default_rng(3)
     assert _draw(config, 20, 3) == [zoo.sample(rng, 4) for _ in range(20)]
 
 
 def test_mixed_mode_trains_null_and_skip_heavy_transformations():
-    inputs = _draw(default_config("digits"))
-    mixed = _draw(default_config("digits", archs="mixed"))
+    inputs = _draw(default_config("digits", random_concat=False))
+    mixed = _draw(default_config("digits", archs="mixed", random_concat=False))
 
     def nulls(gs):
         return sum(int((c.op_indices == NULL).sum()) for g in gs for c in g.cells)
@@ -66,14 +66,34 @@ def test_random_concat_draws_non_empty_subsets():
 
 
 def test_new_fields_at_defaults_keep_the_cache_key():
-    config = default_config("digits")
+    net = {**default_config("digits").net.to_dict(), "pool_norm": False}
+    config = default_config("digits", net=net, random_concat=False)
     data = {k: v for k, v in config.to_dict().items() if k not in ("archs", "input_prob", "random_concat")}
     data["net"] = {k: v for k, v in data["net"].items() if k != "pool_norm"}  # as format 1 wrote it
-    old = hashlib.sha256(json.dumps({"format": FORMAT, **data}, sort_keys=True).encode()).hexdigest()[:12]
-    assert config.key() == old
-    assert default_config("digits", archs="mixed").key() != old
-    assert default_config("digits", random_concat=True).key() != old
-    assert default_config("digits", net={**config.net.to_dict(), "pool_norm": True}).key() != old
+    text = json.dumps({"format": FORMAT, "version": SUPERNET_VERSION, **data}, sort_keys=True)
+    assert config.key() == hashlib.sha256(text.encode()).hexdigest()[:12]
+    assert default_config("digits", archs="mixed").key() != config.key()
+
+
+def test_the_cache_key_changes_with_the_supernet_version(tmp_path, monkeypatch):
+    """A supernet cached by an older natgym is not loaded: the version is part of the file name."""
+    from natgym.supernet import train as train_module
+
+    config = default_config("synthetic", epochs=1)
+    monkeypatch.setattr(train_module, "SUPERNET_VERSION", 1)
+    old_name = config.filename()
+    monkeypatch.setattr(train_module, "SUPERNET_VERSION", 2)
+    assert config.filename() != old_name
+    monkeypatch.setenv("NATGYM_CACHE", str(tmp_path))
+    (tmp_path / "supernets").mkdir()
+    (tmp_path / "supernets" / old_name).write_bytes(b"an old supernet")
+    path = train_module.cached_supernet(config, "cpu", progress=False)
+    assert path.name == config.filename() and path.read_bytes() != b"an old supernet"
+
+
+def test_digits_default_is_the_measured_recipe():
+    config = default_config("digits")
+    assert config.net.pool_norm and config.random_concat and config.archs == "inputs"
 
 
 @pytest.mark.parametrize("overrides", [{"archs": "all"}, {"input_prob": 1.5}])
