@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="alternate supernet-weight and policy training (paper schedule)",
     )
     _evaluator_arguments(p)
-    g = p.add_argument_group("--algo nat (GCN + BMSoftmax, REINFORCE; SPEC section 6 defaults)")
+    g = p.add_argument_group("--algo nat (GCN + BMSoftmax, REINFORCE; docs/method.md section 6 defaults)")
     g.add_argument("--variant", choices=("improved", "faithful"), default="improved", help="policy network")
     g.add_argument("--updates", type=int, default=200, help="policy updates (default %(default)s)")
     g.add_argument("--num-envs", type=int, default=8, help="episodes per update (default %(default)s)")

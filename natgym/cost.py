@@ -1,6 +1,6 @@
 """Cost model: parameters and multiply-adds per operation and for the DARTS CIFAR network.
 
-Per-op costs follow SPEC section 3 (BN and ReLU not counted): for C channels in and out and an
+Per-op costs follow docs/method.md section 3 (BN and ReLU not counted): for C channels in and out and an
 output map of H x W,
 
 * ``conv_k``: params k^2 C^2, MAdds params * HW

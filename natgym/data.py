@@ -5,7 +5,7 @@
 * ``cifar10`` / ``cifar100`` -- read with numpy + pickle from a local folder in the standard
   "python version" layout (``cifar-10-batches-py/data_batch_1..5, test_batch`` or
   ``cifar-100-python/train, test``; ``root`` may be that folder or its parent). The official
-  train set is split 40% weight-train / 60% policy (SPEC section 6); test is the official test set.
+  train set is split 40% weight-train / 60% policy (docs/method.md section 6); test is the official test set.
 * ``synthetic`` -- 240 tiny (3 x 8 x 8, 4 classes) generated images whose classes differ by a
   fixed pattern; for tests only.
 

@@ -1,7 +1,7 @@
 """Final evaluation: train a genotype's stand-alone network from scratch and report test accuracy.
 
 A transformed architecture is only better if it is better when trained on its own. This module
-trains :class:`natgym.network.Network` with the DARTS final protocol (SPEC section 6) and
+trains :class:`natgym.network.Network` with the DARTS final protocol (docs/method.md section 6) and
 reports the test accuracy over several seeds.
 
 Data: the network trains on the dataset's ``train`` + ``policy`` splits together (for CIFAR

@@ -1,6 +1,6 @@
 """The stand-alone DARTS CIFAR network for any genotype, trained from scratch for final evaluation.
 
-Layout (SPEC section 3; DARTS ``model.py`` NetworkCIFAR): a stem Conv3x3(in -> 3C) + BN, then
+Layout (docs/method.md section 3; DARTS ``model.py`` NetworkCIFAR): a stem Conv3x3(in -> 3C) + BN, then
 ``layers`` cells with reduction cells at :func:`natgym.cost.reduction_layers` doubling the
 channels; each cell preprocesses its two inputs to C channels (FactorizedReduce for input 0
 when the previous cell reduced, otherwise ReLU-Conv1x1-BN; ReLU-Conv1x1-BN for input 1), runs

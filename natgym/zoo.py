@@ -63,7 +63,7 @@ def get(name: str) -> Genotype:
 
 
 def sample(rng: np.random.Generator | int | None = None, steps: int = 4) -> Genotype:
-    """A uniformly random input genotype (SPEC section 4).
+    """A uniformly random input genotype (docs/method.md section 4).
 
     Each intermediate node picks both inputs uniformly among earlier nodes and each edge an op
     uniformly among the 12 non-null primitives; normal and reduce are independent; every

@@ -1,4 +1,4 @@
-"""Cost model: SPEC section 3 numbers and the DARTS network anchor."""
+"""Cost model: docs/method.md section 3 numbers and the DARTS network anchor."""
 
 import pytest
 from hypothesis import given
@@ -9,7 +9,7 @@ from natgym.cost import network_cost, op_cost
 from natgym.space import OPS
 from natgym.transitions import NATPP
 
-# SPEC section 3: MAdds (M) / params (K) at C=128, 32x32, stride 1.
+# docs/method.md section 3: MAdds (M) / params (K) at C=128, 32x32, stride 1.
 SPEC_COSTS = {
     "conv_5x5": (419.4, 409.6), "conv_3x3": (151.0, 147.5), "sep_conv_5x5": (40.1, 39.2),
     "sep_conv_3x3": (35.9, 35.1), "dil_conv_5x5": (20.1, 19.6), "dil_conv_3x3": (18.0, 17.5),

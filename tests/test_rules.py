@@ -8,7 +8,7 @@ from natgym.errors import ConfigError, GenotypeError
 from natgym.space import FAMILIES, OPS, PRIMITIVES
 from natgym.transitions import NAT, NATPP, get_rule
 
-# SPEC section 2, verbatim.
+# docs/method.md section 2, verbatim.
 SPEC_TABLE = {
     "conv_5x5": "conv_5x5 conv_3x3 conv_1x1 sep_conv_5x5 sep_conv_3x3 dil_conv_5x5 dil_conv_3x3 "
     "max_pool_5x5 max_pool_3x3 avg_pool_5x5 avg_pool_3x3 skip_connect null",

@@ -1,4 +1,4 @@
-"""BMSoftmax: a categorical distribution over the ops an edge may become (SPEC section 5).
+"""BMSoftmax: a categorical distribution over the ops an edge may become (docs/method.md section 5).
 
 ``pi(j | o) = m_j exp(z_j) / sum_k m_k exp(z_k)`` with ``m = M[o, :]`` the transition-rule row of
 the edge's current op. Masked targets get exactly zero probability and no gradient (their logits

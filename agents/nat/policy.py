@@ -10,7 +10,7 @@ The same network scores the normal and the reduce cell (both are graphs in one
     Each edge's logits come from an MLP over ``[h_from, h_to, emb(own op), emb(position),
     emb(cell type)]``, so every edge sees its own current op and where it sits.
 ``"faithful"``
-    The reference network (SPEC section 5): input nodes get a learned 200-d id embedding,
+    The reference network (docs/method.md section 5): input nodes get a learned 200-d id embedding,
     an intermediate node the concatenation of its two incoming ops' 100-d embeddings; Linear
     200 -> 1024; two graph convolutions 1024 -> 100 -> 100 (ReLU between) over the raw
     adjacency ``A[to, from]`` without self-loops or normalisation; Linear 100 -> 2 * 13 per

@@ -1,5 +1,5 @@
 """REINFORCE for the NAT policy, CleanRL style: the whole algorithm in :func:`train`, read top to
-bottom, its hyperparameters in :class:`NATConfig` (SPEC section 6 defaults).
+bottom, its hyperparameters in :class:`NATConfig` (docs/method.md section 6 defaults).
 
 Each update resets a vector of ``num_envs`` one-step environments (inputs drawn by the env from
 seeds derived from ``(seed, update)``), samples one transformation per episode from the policy,
@@ -13,7 +13,7 @@ batch's mean reward). ``reference_baseline=True`` feeds the advantage ``mean(r -
 average instead, as the reference code does. The trainer talks to the environment only through
 the Gymnasium vector API; action masks come from ``obs["action_mask"]`` (or ``action_masks()``).
 
-``cotrain=True`` runs the paper's alternation (SPEC section 6): before every block of
+``cotrain=True`` runs the paper's alternation (docs/method.md section 6): before every block of
 ``cotrain_every`` policy updates the supernet weights are trained for ``cotrain_steps`` SGD steps
 on uniformly sampled architectures (default: one pass over the evaluator's weight-train split),
 through :meth:`natgym.reward.SupernetEvaluator.train_weights`; the evaluator's state is
@@ -45,7 +45,7 @@ from natgym.files import load_checkpoint
 
 @dataclass
 class NATConfig:
-    """Hyperparameters of a NAT agent run (SPEC section 6 defaults)."""
+    """Hyperparameters of a NAT agent run (docs/method.md section 6 defaults)."""
 
     env_id: str = "NAT-Cell-v0"
     env_kwargs: dict[str, Any] = field(default_factory=dict)

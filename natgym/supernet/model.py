@@ -1,7 +1,7 @@
 """The weight-sharing supernet: the DARTS macro structure where every edge position holds all 13
 operations, each with its own weights; a genotype activates one op per edge.
 
-Layout (SPEC section 6): stem Conv3x3(in -> 3C) + norm; ``layers`` cells with reductions at
+Layout (docs/method.md section 6): stem Conv3x3(in -> 3C) + norm; ``layers`` cells with reductions at
 :func:`natgym.cost.reduction_layers` doubling C; each cell preprocesses its two inputs to C
 channels (FactorizedReduce after a reduction, else ReLU-Conv1x1-norm); global average pooling and
 a linear classifier. Edge positions follow the DARTS search network: one position per (from, to)

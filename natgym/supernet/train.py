@@ -2,13 +2,13 @@
 
 Each SGD step takes a minibatch of the weight-train split (augmented per
 :meth:`natgym.data.Dataset.augment`), samples an input architecture with
-:func:`natgym.zoo.sample` (SPEC section 4) and takes one step on the cross-entropy of that
+:func:`natgym.zoo.sample` (docs/method.md section 4) and takes one step on the cross-entropy of that
 architecture (``TrainConfig.archs="mixed"`` / ``random_concat`` widen this distribution, see
 :func:`sample_training_arch`). The digits default trains with ``random_concat`` -- each
 cell's ``concat`` a random non-empty subset of its nodes -- so cells that output one node (ResBlock,
 VGG, MobileNetV2) are patterns the weights have seen; the CIFAR default stays as the reference
 trains (every node concatenated). Optimiser: SGD, momentum 0.9,
-weight decay 3e-4, batch 64, constant learning rate (SPEC section 6: 0.01 for CIFAR; 0.05 for the
+weight decay 3e-4, batch 64, constant learning rate (docs/method.md section 6: 0.01 for CIFAR; 0.05 for the
 tiny digits preset, which otherwise needs many more epochs to converge).
 
 Tensors use the channels-last memory format on every device (measured faster on CPU as well, for
@@ -58,7 +58,7 @@ DEFAULT_PRESET = {"digits": "digits", "synthetic": "digits", "cifar10": "cifar10
 
 ARCHS: tuple[str, ...] = ("inputs", "mixed")
 """Training-architecture distributions (:attr:`TrainConfig.archs`): ``inputs`` -- uniformly
-sampled input architectures (SPEC section 6); ``mixed`` -- such an input with probability
+sampled input architectures (docs/method.md section 6); ``mixed`` -- such an input with probability
 ``input_prob``, else a random NAT++ transformation of one (each edge uniform among the ops the rule
 allows, so skip/null-heavy cells are trained too)."""
 
