@@ -38,14 +38,16 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 import natgym  # noqa: F401  (registers the env ids)
 from agents.ledger import Ledger, LedgerVectorWrapper, LedgerWrapper
 from agents.stats import curve_band, summarize
 from natgym import zoo
 from natgym.errors import ConfigError
+from natgym.files import atomic_write, write_json, write_text
+from natgym.progress import progress_bar
 from natgym.reward import Evaluator
+from natgym.spec import EvaluatorSpec
 
 AGENTS: tuple[str, ...] = ("nat", "maskable_ppo", "ppo", "a2c", "dqn", "random", "evolution")
 """Agents the benchmark knows, in report order."""
@@ -58,18 +60,15 @@ SEARCH: dict[str, dict[str, int]] = {"random": {}, "evolution": {"population": 1
 @dataclass
 class BenchConfig:
     """One benchmark: ``agents`` x seeds ``0 .. seeds - 1``, each run to ``budget`` supernet
-    queries on input ``arch``, with the supernet evaluator of ``dataset``/``preset``/``supernet``.
-    ``threads`` caps torch's CPU threads (1 keeps timings stable on a shared machine)."""
+    queries on input ``arch``, scored by the evaluator of ``reward`` (its ``device`` is the
+    agents' device too). ``threads`` caps torch's CPU threads (1 keeps timings stable on a shared
+    machine)."""
 
     agents: tuple[str, ...] = AGENTS
     seeds: int = 5
     budget: int = 2048
     arch: str = "DARTS"
-    dataset: str = "digits"
-    preset: str | None = None
-    supernet: str | None = None
-    supernet_seed: int = 0
-    device: str = "auto"
+    reward: EvaluatorSpec = field(default_factory=EvaluatorSpec)
     threads: int = 1
     out_dir: str = "benchmarks/results/compare"
     progress: bool = True
@@ -100,10 +99,10 @@ class BenchConfig:
             "agents_sha": agents_fingerprint(),
             "budget": self.budget,
             "arch": self.arch,
-            "dataset": self.dataset,
-            "preset": self.preset,
-            "supernet": self.supernet,
-            "supernet_seed": self.supernet_seed,
+            "dataset": self.reward.dataset,
+            "preset": self.reward.preset,
+            "supernet": self.reward.supernet,
+            "supernet_seed": self.reward.seed,
         }
 
 
@@ -127,7 +126,7 @@ def evaluator_probe(evaluator: Evaluator, arch: str) -> float:
 
 # ----------------------------------------------------------------------------- runners
 def _env_kwargs(cfg: BenchConfig, evaluator: Evaluator) -> dict[str, Any]:
-    return {"supernet": evaluator, "arch": cfg.arch}
+    return {"reward": evaluator, "arch": cfg.arch}
 
 
 Greedy = Callable[[], tuple[float, dict[str, Any]]] | None
@@ -147,7 +146,7 @@ def _run_sb3(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledg
     from agents.sb3.train import greedy_episode, make_env, train
 
     kwargs = _env_kwargs(cfg, evaluator)
-    result = train(agent, kwargs, budget=cfg.budget, seed=seed, device=cfg.device, progress=False)
+    result = train(agent, kwargs, budget=cfg.budget, seed=seed, device=cfg.reward.device, progress=False)
     ledger.episodes.extend(result.ledger.episodes)
     return lambda: greedy_episode(result.model, make_env(agent, kwargs))
 
@@ -159,7 +158,11 @@ def _run_nat(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledg
     kwargs = _env_kwargs(cfg, evaluator)
     envs = LedgerVectorWrapper(gym.make_vec("NAT-Cell-v0", num_envs=NAT_ENVS, **kwargs), ledger)
     config = NATConfig(
-        num_envs=NAT_ENVS, updates=cfg.budget // (2 * NAT_ENVS), seed=seed, device=cfg.device, progress=False
+        num_envs=NAT_ENVS,
+        updates=cfg.budget // (2 * NAT_ENVS),
+        seed=seed,
+        device=cfg.reward.device,
+        progress=False,
     )
     policy = train(config, envs=envs).policy
 
@@ -192,10 +195,7 @@ def run_one(
     """Run ``agent`` with ``seed`` to the budget and return its record (see the module docstring)."""
     np.random.seed(seed)
     torch.manual_seed(seed)
-    clear = getattr(evaluator, "clear_cache", None)
-    if callable(clear):  # every run starts cold, so wall times do not depend on run order
-        clear()
-    ledger = Ledger(evaluator, cfg.budget)
+    ledger = Ledger(cfg.budget)
     evaluations0 = evaluator.evaluations
     start = time.perf_counter()
     greedy = RUNNERS[agent](agent, cfg, seed, evaluator, ledger)
@@ -241,7 +241,7 @@ QUICK = {"budget": 256, "out_dir": "benchmarks/results/compare/quick"}
 
 
 def bench_command(args: Any) -> None:
-    """Body of ``natgym bench`` (arguments defined in :mod:`natgym.cli`)."""
+    """Body of ``natgym bench`` (arguments defined in :mod:`agents.cli`)."""
     cfg = BenchConfig(
         agents=tuple(a.strip() for a in args.agents.split(",") if a.strip()) if args.agents else AGENTS,
         seeds=args.seeds,
@@ -249,11 +249,7 @@ def bench_command(args: Any) -> None:
         if args.budget is not None
         else (QUICK["budget"] if args.quick else BenchConfig.budget),
         arch=args.arch,
-        dataset=args.dataset,
-        preset=args.preset,
-        supernet=args.supernet,
-        supernet_seed=args.supernet_seed,
-        device=args.device,
+        reward=EvaluatorSpec.from_args(args),
         threads=args.threads,
         out_dir=args.out or (QUICK["out_dir"] if args.quick else BenchConfig.out_dir),
         extra={"mode": "quick" if args.quick else "default"},
@@ -268,26 +264,23 @@ def bench_command(args: Any) -> None:
 
 
 # ----------------------------------------------------------------------------- storage
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def run_path(out_dir: str | os.PathLike, agent: str, seed: int) -> Path:
     """Where the record of (``agent``, ``seed``) is stored."""
     return Path(out_dir) / "runs" / f"{agent}-seed{seed}.json"
 
 
 def load_run(path: Path, cfg: BenchConfig, probe: float | None = None) -> dict[str, Any] | None:
-    """The stored record at ``path`` if it exists and matches ``cfg`` and ``probe``, else None."""
+    """The stored record at ``path`` if it exists and matches ``cfg`` and ``probe``, else None.
+    Numbers stored as ``null`` (a run without a policy) come back as NaN."""
     if not path.is_file():
         return None
     try:
         record = json.loads(path.read_text())
     except json.JSONDecodeError:
         return None
-    return record if record.get("config") == cfg.identity(probe) else None
+    if not isinstance(record, dict) or record.get("config") != cfg.identity(probe):
+        return None
+    return {k: float("nan") if v is None and k.startswith("policy_") else v for k, v in record.items()}
 
 
 def run_benchmark(
@@ -296,7 +289,7 @@ def run_benchmark(
     on_run: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every missing (agent, seed) of ``cfg`` (stored runs are reused), write the report,
-    and return all records. ``evaluator`` defaults to the shared supernet evaluator of ``cfg``;
+    and return all records. ``evaluator`` defaults to the evaluator of ``cfg.reward``;
     ``on_run(record)`` is called after each run that actually ran."""
     cfg.validate()
     threads = torch.get_num_threads()
@@ -305,26 +298,17 @@ def run_benchmark(
     jobs = [(seed, agent) for seed in range(cfg.seeds) for agent in cfg.agents]
     try:
         if evaluator is None:
-            from natgym.envs.core import shared_evaluator
-
-            evaluator = shared_evaluator(
-                cfg.supernet,
-                cfg.dataset,
-                cfg.preset,
-                cfg.device,
-                seed=cfg.supernet_seed,
-                progress=cfg.progress,
-            )
+            evaluator = cfg.reward.build(cfg.progress)
         probe = evaluator_probe(evaluator, cfg.arch)
         (Path(cfg.out_dir) / "runs").mkdir(parents=True, exist_ok=True)
-        bar = tqdm(jobs, desc="bench", disable=not cfg.progress)
+        bar = progress_bar(jobs, desc="bench", disable=not cfg.progress)
         for seed, agent in bar:
             path = run_path(cfg.out_dir, agent, seed)
             record = load_run(path, cfg, probe)
             if record is None:
                 bar.set_postfix(agent=agent, seed=seed)
                 record = run_one(agent, seed, cfg, evaluator, probe)
-                _write_atomic(path, json.dumps(record))
+                write_json(path, record, indent=None)
                 if on_run is not None:
                     on_run(record)
             records.append(record)
@@ -434,10 +418,12 @@ def plot(records: Sequence[dict[str, Any]], cfg: BenchConfig, out: Path) -> list
         ax.axhline(0.0, color="grey", lw=0.8, ls=":")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"{cfg.arch} on {cfg.dataset}: {cfg.seeds} seeds, {cfg.budget} supernet queries per run")
+    fig.suptitle(
+        f"{cfg.arch} on {cfg.reward.dataset}: {cfg.seeds} seeds, {cfg.budget} supernet queries per run"
+    )
     fig.tight_layout()
     paths = [out / "reward_vs_queries.png", out / "acc_vs_madds.png"]
-    fig.savefig(paths[0], dpi=110)
+    atomic_write(paths[0], lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -468,7 +454,7 @@ def plot(records: Sequence[dict[str, Any]], cfg: BenchConfig, out: Path) -> list
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(paths[1], dpi=110)
+    atomic_write(paths[1], lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
     return paths
 
@@ -497,12 +483,12 @@ def write_report(records: Sequence[dict[str, Any]], cfg: BenchConfig) -> dict[st
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(records)
-    _write_atomic(out / "results.csv", buf.getvalue())
+    write_text(out / "results.csv", buf.getvalue())
     meta = {"config": {**asdict(cfg), "agents": list(cfg.agents)}, "machine": machine(), "summary": rows}
     runs = [{k: v for k, v in r.items() if k != "trace"} for r in records]  # traces stay in runs/
-    _write_atomic(out / "results.json", json.dumps({**meta, "runs": runs}, indent=1))
+    write_json(out / "results.json", {**meta, "runs": runs}, indent=1)
     table = markdown_table(rows)
-    _write_atomic(out / "summary.md", table)
+    write_text(out / "summary.md", table)
     paths = {"csv": out / "results.csv", "json": out / "results.json", "md": out / "summary.md"}
     if records:
         paths["reward_png"], paths["scatter_png"] = plot(records, cfg, out)

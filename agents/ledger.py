@@ -1,8 +1,10 @@
 """Counting supernet queries and recording finished episodes, for every kind of agent alike.
 
-A :class:`Ledger` is tied to one evaluator (``evaluator.queries`` counts the genotype accuracies
-requested); :class:`LedgerWrapper` wraps any natgym env (``NAT-Cell-v0``, ``NAT-CellSeq-v0``)
-and appends one row per finished episode to its ledger: the queries spent so far, the reward,
+A :class:`Ledger` counts the supernet queries of the envs it is attached to -- from each
+step's ``info["queries"]`` (what that step asked the evaluator), so several consumers of one
+shared evaluator never count each other's queries. :class:`LedgerWrapper` wraps any natgym env
+(``NAT-Cell-v0``, ``NAT-CellSeq-v0``) and appends one row per finished episode to its ledger:
+the queries spent so far, the reward,
 the accuracies, the MAdds and parameter ratios (after / before) and the transformed genotype.
 It also adds ``madds_ratio`` and ``params_ratio`` to the final ``info`` (so ``Monitor`` can
 record them with ``info_keywords``). Several wrapped envs may share one ledger;
@@ -18,29 +20,21 @@ import gymnasium as gym
 import numpy as np
 
 from natgym.errors import ConfigError
-from natgym.reward import Evaluator
 
 
 @dataclass
 class Ledger:
-    """Queries spent on ``evaluator`` since creation, and the episodes finished within ``budget``
-    (None = unlimited). Episodes that end after the budget is spent are not recorded."""
+    """Supernet queries spent by the attached envs (``used``), and the episodes they finished
+    within ``budget`` (None = unlimited). Episodes that end after the budget is spent are not
+    recorded."""
 
-    evaluator: Evaluator
     budget: int | None = None
-    start: int = -1
+    used: int = 0
     episodes: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.budget is not None and (isinstance(self.budget, bool) or int(self.budget) < 1):
             raise ConfigError(f"budget: expected a positive number of supernet queries, got {self.budget!r}")
-        if self.start < 0:
-            self.start = self.evaluator.queries
-
-    @property
-    def used(self) -> int:
-        """Supernet queries spent since the ledger was opened."""
-        return self.evaluator.queries - self.start
 
     @property
     def exhausted(self) -> bool:
@@ -81,15 +75,16 @@ def add_ratios(info: dict[str, Any]) -> dict[str, Any]:
 class LedgerWrapper(gym.Wrapper):
     """Records every finished episode of ``env`` in ``ledger`` (see the module docstring).
 
-    ``ledger`` defaults to a new unlimited ledger on the env's evaluator.
+    ``ledger`` defaults to a new unlimited ledger.
     """
 
     def __init__(self, env: gym.Env, ledger: Ledger | None = None) -> None:
         super().__init__(env)
-        self.ledger = ledger if ledger is not None else Ledger(env.unwrapped.evaluator)
+        self.ledger = ledger if ledger is not None else Ledger()
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
+        self.ledger.used += int(info.get("queries", 0))
         if "acc_after" in info:
             add_ratios(info)
             if terminated or truncated:
@@ -108,6 +103,8 @@ class LedgerVectorWrapper(gym.vector.VectorWrapper):
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         obs, rewards, terminated, truncated, infos = self.env.step(actions)
         done = np.asarray(terminated) | np.asarray(truncated)
+        if "queries" in infos:
+            self.ledger.used += int(np.sum(np.asarray(infos["queries"])[infos["_queries"]]))
         valid = infos.get("_acc_after", np.zeros(len(done), bool))
         keys = (
             "acc_before",

@@ -10,7 +10,7 @@ Same as ``natgym bench`` (see ``natgym bench --help``); the work is done by
 
 import sys
 
-from natgym.cli import main
+from agents.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["bench", *sys.argv[1:]]))

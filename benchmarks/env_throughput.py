@@ -28,10 +28,8 @@ from other processes hits all of them alike. Writes ``env_throughput.json`` and
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,7 +39,8 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 import natgym  # noqa: F401  (registers NAT-Cell-v0)
-from natgym.envs.core import shared_evaluator
+from natgym.files import write_json, write_text
+from natgym.spec import EvaluatorSpec
 
 SETTINGS = ("single", "batched", "separate", "single_sampled", "batched_sampled", "separate_sampled")
 
@@ -64,13 +63,6 @@ def _vector(envs: gym.vector.VectorEnv, steps: int, rng: np.random.Generator) ->
     return steps * envs.num_envs / (time.perf_counter() - start)
 
 
-def _write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark; returns the stored result dict."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -90,11 +82,11 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         args.rounds, args.episodes = 2, 16
     n = args.num_envs
-    evaluator = shared_evaluator(dataset="digits", preset=args.preset, device=args.device)
+    evaluator = EvaluatorSpec("digits", args.preset, device=args.device).build()
     same = {"autoreset_mode": AutoresetMode.SAME_STEP}
     envs: dict[str, object] = {}
     for suffix, arch in (("", "DARTS"), ("_sampled", None)):
-        kwargs = {"supernet": evaluator, "arch": arch}
+        kwargs = {"reward": evaluator, "arch": arch}
         envs["single" + suffix] = gym.make("NAT-Cell-v0", **kwargs)
         envs["batched" + suffix] = gym.make_vec("NAT-Cell-v0", num_envs=n, **same, **kwargs)
         envs["separate" + suffix] = gym.make_vec(
@@ -141,7 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    _write(out / "env_throughput.json", json.dumps(result, indent=2) + "\n")
+    write_json(out / "env_throughput.json", result)
     rows = [
         ("single env", "single"),
         (f"make_vec N={n}, batched path", "batched"),
@@ -161,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"{result['batched_over_separate_sampled']:.2f}x (fresh input).",
         "",
     ]
-    _write(out / "env_throughput.md", "\n".join(md))
+    write_text(out / "env_throughput.md", "\n".join(md))
     print("\n".join(md))
     return result
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 
 from natgym import fidelity
 from natgym.data import load_dataset
+from natgym.files import write_json, write_text
 from natgym.reward import SupernetEvaluator
 from natgym.supernet import PRESETS
 from natgym.supernet.train import default_config, load_supernet, train_supernet
@@ -99,12 +99,6 @@ def speed(paths: dict[str, Path], pairs: int = 64, rounds: int = 3) -> dict[str,
     return {name: float(sorted(t)[len(t) // 2]) for name, t in times.items()}
 
 
-def _save(rows: dict[str, Any], path: Path) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(rows, indent=1, allow_nan=False) + "\n")
-    os.replace(tmp, path)
-
-
 def markdown(rows: dict[str, dict[str, Any]]) -> str:
     """The study's table (choose on the ``fit`` columns)."""
 
@@ -152,14 +146,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{name}: {time.perf_counter() - t0:.0f} s; " + fidelity.summary_line(rows[name]["fit"]),
             flush=True,
         )
-        _save(rows, results_path)
+        write_json(results_path, rows, indent=1)
     if args.speed:
         measured = speed({k: out / f"{k}.pt" for k in VARIANTS if k in rows})
         for name, value in measured.items():
             rows[name]["rewards_per_s"] = value
-        _save(rows, results_path)
+        write_json(results_path, rows, indent=1)
     text = markdown({k: rows[k] for k in VARIANTS if k in rows})
-    (out / "fidelity_study.md").write_text(text)
+    write_text(out / "fidelity_study.md", text)
     print(text)
     return 0
 

@@ -43,6 +43,7 @@ from natgym import zoo
 from natgym.cost import network_cost
 from natgym.data import load_dataset
 from natgym.fidelity import FORMAT, VERSION, expected_protocol
+from natgym.files import write_json, write_text
 from natgym.final import make_config, train_runs
 from natgym.genotype import Genotype
 from natgym.transitions import random_transform
@@ -51,12 +52,6 @@ UNIFORM, CHEAP_COUNT, AGENT_COUNT = 50, 20, 15
 HOLDOUT_SEED = 2026
 CHEAP_OPS = ("max_pool_3x3", "avg_pool_3x3", "max_pool_5x5", "avg_pool_5x5", "skip_connect", "null")
 TABLE = Path(__file__).resolve().parents[1] / "natgym" / "data_files" / "ground_truth_digits.json"
-
-
-def _atomic_json(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, allow_nan=False) + "\n")
-    os.replace(tmp, path)
 
 
 def _zoo_entries() -> list[dict[str, Any]]:
@@ -78,9 +73,9 @@ def _zoo_entries() -> list[dict[str, Any]]:
 def _agent_transforms(inputs: list[Genotype], out: Path) -> list[Genotype]:
     from agents.nat.commands import quick_agent
     from agents.nat.derive import derive
-    from natgym.reward import load_evaluator
+    from natgym.spec import EvaluatorSpec
 
-    evaluator = load_evaluator("digits", device="cpu")
+    evaluator = EvaluatorSpec("digits", device="cpu").build()
     policy = quick_agent(evaluator, out / "agent", device="cpu")
     return [derive(g, policy, evaluator, samples=10, seed=0).after for g in inputs]
 
@@ -118,7 +113,7 @@ def build_set(out: Path) -> list[dict[str, Any]]:
     for e in entries:
         e["holdout"] = (e["parent"] or e["id"]) in held
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_json([{**e, "genotype": e["genotype"].to_dict()} for e in entries], path)
+    write_json(path, [{**e, "genotype": e["genotype"].to_dict()} for e in entries], indent=1)
     return entries
 
 
@@ -192,7 +187,7 @@ def write_table(entries: list[dict[str, Any]], out: Path, seeds: list[int], path
         "architectures": archs,
     }
     assert table["protocol"]["config"] == asdict(config)
-    _atomic_json(table, path)
+    write_json(path, table, indent=1)
     return table
 
 
@@ -246,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = train_runs(runs, config, workers=args.workers)
     table = write_table(entries, out, seeds, Path(args.table), wall)
     text = summary(table)
-    (out / "summary.md").write_text(text)
+    write_text(out / "summary.md", text)
     print(text)
     return 0
 

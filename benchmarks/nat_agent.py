@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 import natgym  # noqa: F401  (registers NAT-Cell-v0)
 from agents.nat.bmsoftmax import BMSoftmax
@@ -41,8 +39,11 @@ from agents.nat.policy import NATPolicy, observe
 from agents.nat.trainer import NATConfig, action_masks, make_envs, train
 from agents.stats import summarize
 from natgym import zoo
-from natgym.envs.core import genotype_cost, shared_evaluator
+from natgym.envs.core import genotype_cost
+from natgym.files import atomic_write, write_json, write_text
+from natgym.progress import progress_bar
 from natgym.space import NUM_OPS
+from natgym.spec import EvaluatorSpec
 from natgym.supernet.train import default_config
 
 VARIANTS = ("improved", "faithful")
@@ -108,10 +109,10 @@ def main(argv: list[str] | None = None) -> None:
     agents = [(variant, lr) for lr in args.lrs for variant in VARIANTS]
 
     t0 = time.time()
-    evaluator = shared_evaluator(dataset="digits", preset=args.preset, device=args.device)
+    evaluator = EvaluatorSpec("digits", args.preset, device=args.device).build()
     t_supernet = time.time() - t0
     rows, curves = [], []
-    bar = tqdm(total=args.seeds * (len(agents) + 1), desc="nat benchmark")
+    bar = progress_bar(total=args.seeds * (len(agents) + 1), desc="nat benchmark")
     for seed in range(args.seeds):
         rng = np.random.default_rng((777, seed))
         inputs = [zoo.sample(rng) for _ in range(args.eval_inputs)]
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
             f"| {name} | {s['mean']:+.4f} ± {s['std']:.4f} "
             f"| {s['iqm']:+.4f} [{s['iqm_lo']:+.4f}, {s['iqm_hi']:+.4f}] | {madds:.3f} | {trs} |"
         )
-    (out / "nat_agent.md").write_text("\n".join(lines) + "\n")
+    write_text(out / "nat_agent.md", "\n".join(lines) + "\n")
     meta = {
         "args": {**vars(args), "out": os.path.relpath(out)},
         "wall_seconds": wall,
@@ -207,9 +208,7 @@ def main(argv: list[str] | None = None) -> None:
         "total_queries": evaluator.queries,
         "summary": summary,
     }
-    tmp = out / "nat_agent.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, out / "nat_agent.json")
+    write_json(out / "nat_agent.json", meta)
     plot(curves, [f"{v} lr={lr:g}" for v, lr in agents] + ["random"], args, out / "nat_agent.png")
     print("\n".join(lines))
     print(f"\nwall time {wall:.0f} s; results in {out}")
@@ -240,9 +239,7 @@ def plot(curves: list[dict], names: list[str], args: argparse.Namespace, path: P
     ax.set_title(f"NAT-Cell-v0, digits supernet, {args.seeds} seeds (band: ± std)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
 
 

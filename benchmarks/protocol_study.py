@@ -32,6 +32,7 @@ import numpy as np
 from scipy.stats import kendalltau
 
 from natgym import zoo
+from natgym.files import write_json, write_text
 from natgym.final import FinalConfig, make_config, train_runs
 from natgym.transitions import random_transform
 
@@ -136,10 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
         lines.append(f"| {a} | " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"
-    (out / "protocol_study.md").write_text(table)
-    (out / "protocol_study.json").write_text(
-        json.dumps({"machine": machine, "seeds": args.seeds, "rows": rows, "accuracies": per_arch}, indent=2)
-        + "\n"
+    write_text(out / "protocol_study.md", table)
+    write_json(
+        out / "protocol_study.json",
+        {"machine": machine, "seeds": args.seeds, "rows": rows, "accuracies": per_arch},
     )
     print(table)
     return 0

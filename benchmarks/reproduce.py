@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +62,10 @@ from typing import Any
 from natgym import zoo
 from natgym.data import load_dataset
 from natgym.errors import ConfigError, GenotypeError
+from natgym.files import write_json, write_text
 from natgym.final import evaluate, make_config, train_runs
 from natgym.genotype import Genotype
+from natgym.spec import EvaluatorSpec
 
 INPUTS = ("DARTS", "ENAS", "ResBlock", "VGG", "MobileNetV2")
 COLUMNS = ("input", "NAT", "NAT++", "natgym")
@@ -84,12 +85,6 @@ class Entry:
     @property
     def label(self) -> str:
         return PREFIX[self.column] + self.name
-
-
-def _atomic_json(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def _genotype_from(obj: Any) -> Genotype:
@@ -130,9 +125,10 @@ def derive_natgym(
         from agents.nat.commands import quick_agent
         from agents.nat.derive import derive
         from agents.nat.trainer import load_policy
-        from natgym.envs.core import shared_evaluator
 
-        evaluator = shared_evaluator(args.supernet, dataset=dataset, device=device, data_root=args.data_root)
+        evaluator = EvaluatorSpec(
+            dataset, supernet=args.supernet, device=device, data_root=args.data_root
+        ).build()
         if agent:
             policy = load_policy(agent, device=device)
         else:
@@ -145,7 +141,7 @@ def derive_natgym(
                 done[name] = {"skipped": str(exc)}
             else:
                 done[name] = {**result.to_dict(), "source": agent or str(out / "agent" / "checkpoint.pt")}
-            _atomic_json(done, cache)
+            write_json(cache, done)
     return {n: _genotype_from(done[n]) for n in inputs if "skipped" not in done[n]}
 
 
@@ -224,8 +220,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "train_time_s_all_seeds": sum(sum(r["wall_time_s"]) for r in results.values()),
         "distinct_architectures": len(folder),
     }
-    _atomic_json(summary, out / "reproduce.json")
-    (out / "reproduce.md").write_text(markdown(summary))
+    write_json(out / "reproduce.json", summary)
+    write_text(out / "reproduce.md", markdown(summary))
     return summary
 
 

@@ -28,8 +28,10 @@ import torch
 from scipy import stats
 
 from natgym.errors import GenotypeError
+from natgym.files import write_json, write_text
 from natgym.genotype import Genotype
-from natgym.reward import load_evaluator, ranking_check
+from natgym.reward import ranking_check
+from natgym.spec import EvaluatorSpec
 from natgym.supernet.train import cached_supernet, default_config
 
 ROOT = Path(__file__).resolve().parent
@@ -57,7 +59,7 @@ def stand_alone(runs: Path) -> list[dict]:
 
 def measure(name: str, path: Path, archs: list[dict]) -> dict:
     """Supernet accuracies of ``archs`` and the rank correlations, for the supernet at ``path``."""
-    evaluator = load_evaluator("digits", device="cpu", supernet=path, progress=False)
+    evaluator = EvaluatorSpec(supernet=path, device="cpu").build(progress=False)
     config = evaluator.train_config
     scorable, skipped = [], {}
     for arch in archs:
@@ -165,9 +167,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         },
         "supernets": results,
     }
-    (out / "supernet_ranking.json").write_text(json.dumps(payload, indent=2))
+    write_json(out / "supernet_ranking.json", payload)
     md = markdown(results, archs) + f"\nCommand: `{command}`\n"
-    (out / "supernet_ranking.md").write_text(md)
+    write_text(out / "supernet_ranking.md", md)
     print(md)
     return results
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from natgym.genotype import Cell, Genotype
-from natgym.space import PRIMITIVES, op_index
+from natgym.space import PRIMITIVES, edge_stride, op_index
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def cell_cost(cell: Cell, channels: int, height: int, width: int, reduction: boo
     """Cost of a cell's edges (preprocessing excluded) on ``height`` x ``width`` inputs."""
     total = ZERO
     for op, src, _ in cell.edges:
-        stride = 2 if reduction and src < 2 else 1
+        stride = edge_stride(reduction, src)
         h, w = (height, width) if stride == 2 or not reduction else (height // 2, width // 2)
         total += op_cost(op, channels, h, w, stride, bn=True)
     return total

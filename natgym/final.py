@@ -58,13 +58,14 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from natgym.cost import network_cost
+from natgym.device import resolve_device
 from natgym.errors import ConfigError
-from natgym.files import load_checkpoint
+from natgym.files import load_checkpoint, save_torch, write_json
 from natgym.genotype import Genotype
 from natgym.network import Network, count_params
+from natgym.progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -144,16 +145,6 @@ def make_config(preset: str = "digits", **overrides: Any) -> FinalConfig:
     return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else as given."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
-
-
 def cutout(images: torch.Tensor, length: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Zero one ``length`` x ``length`` square per image, centred uniformly (clipped at borders)."""
     if length <= 0:
@@ -167,18 +158,6 @@ def cutout(images: torch.Tensor, length: int, generator: torch.Generator | None 
         (rows >= cy - half) & (rows < cy - half + length) & (cols >= cx - half) & (cols < cx - half + length)
     )
     return images * (~inside).to(images.dtype)[:, None].to(images.device)
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_json(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def _lr(config: FinalConfig, epoch: int) -> float:
@@ -301,7 +280,7 @@ def train_seed(
     (x_train, y_train), (x_test, y_test) = train_test_split(data, config.folds, seed)
     n = len(y_train)
     criterion = nn.CrossEntropyLoss()
-    bar = tqdm(
+    bar = progress_bar(
         range(start, config.epochs),
         initial=start,
         total=config.epochs,
@@ -340,7 +319,8 @@ def train_seed(
         elapsed += time.perf_counter() - t0
         history.append({"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_accuracy": train_acc})
         bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}")
-        _atomic_save(
+        save_torch(
+            ckpt_path,
             {
                 **identity,
                 "epoch": epoch + 1,
@@ -352,7 +332,6 @@ def train_seed(
                 "history": history,
                 "elapsed": elapsed,
             },
-            ckpt_path,
         )
         if stop_after is not None and epoch + 1 - start >= stop_after and epoch + 1 < config.epochs:
             bar.close()
@@ -369,7 +348,7 @@ def train_seed(
         "device": str(dev),
         "history": history,
     }
-    _atomic_json(result, result_path)
+    write_json(result_path, result)
     return result
 
 
@@ -411,7 +390,7 @@ def train_runs(
     todo = [(g, s, str(d)) for g, s, d in runs if not (Path(d) / "result.json").is_file()]
     t0 = time.perf_counter()
     root = None if data_root is None else os.fspath(data_root)
-    bar = tqdm(total=len(todo), desc="training runs", disable=not (progress and todo))
+    bar = progress_bar(total=len(todo), desc="training runs", disable=not (progress and todo))
     if workers == 1:
         previous = torch.get_num_threads()
         _init_worker(threads, config.dataset, root)
@@ -521,5 +500,5 @@ def evaluate(
         "wall_time_s": times,
         "wall_time_s_total": float(sum(times)),
     }
-    _atomic_json(result, out / "result.json")
+    write_json(out / "result.json", result)
     return result

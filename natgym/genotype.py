@@ -30,13 +30,58 @@ Edge = tuple[str, int, int]
 """An edge ``(op, from_node, to_node)``."""
 
 _ALIASES = {"none": "null", "zero": "null", "identity": "skip_connect"}
+MAX_STEPS = 32
+"""Most intermediate nodes a cell may have (the paper's cells have 4 or 5)."""
+MAX_TEXT = 100_000
+"""Longest genotype text (characters) the parser reads."""
+MAX_DEPTH = 16
+"""Deepest bracket nesting the parser reads (a genotype needs 4)."""
 _FIELDS = ("normal", "normal_concat", "reduce", "reduce_concat")
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut to 80 characters (a hostile value may be huge)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _int(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise GenotypeError(f"{field}: expected an integer node index, got {value!r}")
+        raise GenotypeError(f"{field}: expected an integer node index, got {_short(value)}")
     return int(value)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict; a repeated key is an error (JSON allows it silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise GenotypeError(f"{_short(key)}: repeated key in JSON genotype")
+        out[key] = value
+    return out
+
+
+def _loads(text: str) -> Any:
+    """Strict JSON: no repeated keys, bounded nesting and size."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
+def _check_size(text: str) -> None:
+    """Refuse text longer than ``MAX_TEXT`` or nested deeper than ``MAX_DEPTH`` brackets."""
+    if len(text) > MAX_TEXT:
+        raise GenotypeError(f"text: {len(text)} characters; a genotype text has at most {MAX_TEXT}")
+    depth = deepest = 0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+    if deepest > MAX_DEPTH:
+        raise GenotypeError(f"text: brackets nested {deepest} deep; a genotype needs at most {MAX_DEPTH}")
 
 
 @dataclass(frozen=True)
@@ -59,14 +104,18 @@ class Cell:
     def build(cls, edges: Sequence[Sequence[Any]], concat: Sequence[Any], name: str) -> Cell:
         """Validate raw ``(op, from, to)`` edges and ``concat`` for the cell called ``name``."""
         if isinstance(edges, (str, bytes)) or not isinstance(edges, Sequence) or not edges:
-            raise GenotypeError(f"{name}: expected a non-empty list of edges, got {edges!r}")
+            raise GenotypeError(f"{name}: expected a non-empty list of edges, got {_short(edges)}")
+        if len(edges) > 2 * MAX_STEPS:
+            raise GenotypeError(
+                f"{name}: {len(edges)} edges; a cell has at most {2 * MAX_STEPS} ({MAX_STEPS} nodes)"
+            )
         if isinstance(concat, (str, bytes)) or not isinstance(concat, (Sequence, range)):
-            raise GenotypeError(f"{name}_concat: expected a list of node indices, got {concat!r}")
+            raise GenotypeError(f"{name}_concat: expected a list of node indices, got {_short(concat)}")
         clean: list[Edge] = []
         for k, edge in enumerate(edges):
             field = f"{name}[{k}]"
             if isinstance(edge, (str, bytes)) or not isinstance(edge, Sequence) or len(edge) != 3:
-                raise GenotypeError(f"{field}: expected (op, from, to), got {edge!r}")
+                raise GenotypeError(f"{field}: expected (op, from, to), got {_short(edge)}")
             op = _ALIASES.get(edge[0], edge[0]) if isinstance(edge[0], str) else edge[0]
             op_index(op, f"{field}.op")
             clean.append((op, _int(edge[1], f"{field}.from"), _int(edge[2], f"{field}.to")))
@@ -82,9 +131,15 @@ class Cell:
     def _validate(self, name: str) -> None:
         if not self.edges:
             raise GenotypeError(f"{name}: a cell needs at least one intermediate node")
+        last = len(self.edges) + 1  # no node can be higher (two edges per node): bounds the checks
         for k, (op, src, dst) in enumerate(self.edges):
             if op not in OP_INDEX:
                 op_index(op, f"{name}[{k}].op")
+            if dst > last:
+                raise GenotypeError(
+                    f"{name}[{k}].to: node {_short(dst)} out of range for {len(self.edges)} edges; "
+                    f"allowed: 2..{len(self.edges) // 2 + 1}"
+                )
             if dst < 2:
                 raise GenotypeError(
                     f"{name}[{k}].to: node {dst} out of range; edges must end at an "
@@ -131,10 +186,19 @@ class Cell:
         return np.array([OP_INDEX[op] for op, _, _ in self.edges], dtype=np.int64)
 
     def with_ops(self, ops: Sequence[str] | np.ndarray) -> Cell:
-        """The same topology with new ops (names or indices), one per edge."""
+        """The same topology with new ops (names or indices 0..12), one per edge."""
         if len(ops) != len(self.edges):
             raise GenotypeError(f"ops: expected {len(self.edges)} ops, got {len(ops)}")
-        names = [OPS[int(o)] if not isinstance(o, str) else o for o in ops]
+        names = []
+        for k, o in enumerate(ops):
+            if isinstance(o, str):
+                names.append(o)
+            elif isinstance(o, (int, np.integer)) and not isinstance(o, bool) and 0 <= o < len(OPS):
+                names.append(OPS[int(o)])
+            else:
+                raise GenotypeError(
+                    f"ops[{k}]: expected an op name or an index in 0..{len(OPS) - 1}, got {_short(o)}"
+                )
         return Cell.build([(n, s, d) for n, (_, s, d) in zip(names, self.edges)], self.concat, "cell")
 
     def dead_nodes(self) -> tuple[int, ...]:
@@ -214,10 +278,13 @@ class Genotype:
     @classmethod
     def from_json(cls, text: str) -> Genotype:
         """Read the JSON dialect."""
+        if not isinstance(text, str):
+            raise GenotypeError(f"text: expected a JSON string, got {type(text).__name__}")
+        _check_size(text)
         try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise GenotypeError(f"text: malformed JSON genotype ({exc})") from None
+            data = _loads(text)
+        except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+            raise GenotypeError(f"text: malformed JSON genotype ({str(exc)[:200]})") from None
         return cls.parse(data)
 
     @classmethod
@@ -282,22 +349,29 @@ def _literal(node: ast.AST, field: str) -> Any:
         and node.func.id == "range"
         and not node.keywords
     ):
-        return list(range(*[_literal(a, field) for a in node.args]))
+        args = [_literal(a, field) for a in node.args]
+        if len(args) > 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+            raise GenotypeError(f"{field}: range() takes 1 to 3 integers, got {_short(args)}")
+        values = range(*args) if args else None
+        if values is None or len(values) > 2 * MAX_STEPS:
+            raise GenotypeError(f"{field}: range() of 1 to {2 * MAX_STEPS} node indices expected")
+        return list(values)
     try:
         return ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError):
-        raise GenotypeError(f"{field}: not a literal value: {ast.unparse(node)!r}") from None
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        raise GenotypeError(f"{field}: not a literal value: {_short(ast.unparse(node))}") from None
 
 
 def _parse_text(text: str) -> Any:
     stripped = text.strip()
+    _check_size(stripped)
     if stripped[:1] in "{[":
         try:
-            return json.loads(stripped)
-        except json.JSONDecodeError:
+            return _loads(stripped)
+        except (json.JSONDecodeError, ValueError):
             try:
                 return ast.literal_eval(stripped)
-            except (ValueError, SyntaxError):
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
                 raise GenotypeError(f"text: malformed genotype literal: {stripped[:80]!r}") from None
     try:
         tree = ast.parse(stripped, mode="eval").body

@@ -29,6 +29,7 @@ from natgym.cost import reduction_layers
 from natgym.errors import ConfigError
 from natgym.genotype import Cell, Genotype
 from natgym.ops import FactorizedReduce, Identity, ReLUConvBN, batch_norm, make_op
+from natgym.space import edge_stride
 
 
 def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
@@ -56,7 +57,7 @@ class NetworkCell(nn.Module):
         self.sources = [src for _, src, _ in cell.edges]
         self.targets = [dst for _, _, dst in cell.edges]
         self.ops = nn.ModuleList(
-            make_op(op, c, 2 if reduction and src < 2 else 1, norm) for op, src, _ in cell.edges
+            make_op(op, c, edge_stride(reduction, src), norm) for op, src, _ in cell.edges
         )
         self.steps = cell.steps
         self.concat = list(cell.concat)

@@ -22,7 +22,7 @@ def batch_norm(affine: bool = True) -> Norm:
 
 
 class ReLUConvBN(nn.Sequential):
-    """ReLU -> Conv(k) -> norm."""
+    """ReLU -> Conv(k) -> norm; the parts are ``conv`` and ``norm``."""
 
     def __init__(self, c_in: int, c_out: int, k: int, stride: int, pad: int, norm: Norm) -> None:
         super().__init__(
@@ -31,9 +31,13 @@ class ReLUConvBN(nn.Sequential):
             norm(c_out),
         )
 
+    conv = property(lambda self: self[1])
+    norm = property(lambda self: self[2])
+
 
 class DilConv(nn.Sequential):
-    """ReLU -> depthwise k (dilation 2) -> pointwise 1x1 -> norm."""
+    """ReLU -> depthwise k (dilation 2) -> pointwise 1x1 -> norm; the parts are ``depthwise``,
+    ``pointwise`` and ``norm``."""
 
     def __init__(self, c: int, k: int, stride: int, norm: Norm) -> None:
         super().__init__(
@@ -43,9 +47,15 @@ class DilConv(nn.Sequential):
             norm(c),
         )
 
+    depthwise = property(lambda self: self[1])
+    pointwise = property(lambda self: self[2])
+    norm = property(lambda self: self[3])
+
 
 class SepConv(nn.Sequential):
-    """(ReLU -> depthwise k -> pointwise 1x1 -> norm) twice; only the first is strided."""
+    """(ReLU -> depthwise k -> pointwise 1x1 -> norm) twice; only the first is strided. The
+    parts are ``depthwise1``, ``pointwise1``, ``norm1``, ``depthwise2``, ``pointwise2``, ``norm2``.
+    (Positions in the sequence, not names, keep the checkpoints' parameter keys.)"""
 
     def __init__(self, c: int, k: int, stride: int, norm: Norm) -> None:
         pad = k // 2
@@ -59,6 +69,13 @@ class SepConv(nn.Sequential):
             nn.Conv2d(c, c, 1, bias=False),
             norm(c),
         )
+
+    depthwise1 = property(lambda self: self[1])
+    pointwise1 = property(lambda self: self[2])
+    norm1 = property(lambda self: self[3])
+    depthwise2 = property(lambda self: self[5])
+    pointwise2 = property(lambda self: self[6])
+    norm2 = property(lambda self: self[7])
 
 
 class Identity(nn.Module):
@@ -101,10 +118,14 @@ class FactorizedReduce(nn.Module):
 
 class PoolBN(nn.Sequential):
     """Pooling -> norm: the supernet's pooling ops with ``pool_norm`` (as in the DARTS search
-    network and the NAT reference supernet, where every pool is followed by an affine-free BN)."""
+    network and the NAT reference supernet, where every pool is followed by an affine-free BN).
+    The parts are ``pool`` and ``norm``."""
 
     def __init__(self, pool: nn.Module, norm: nn.Module) -> None:
         super().__init__(pool, norm)
+
+    pool = property(lambda self: self[0])
+    norm = property(lambda self: self[1])
 
 
 def _pool(kind: str, k: int, stride: int) -> nn.Module:

@@ -9,13 +9,13 @@ and after as an RGB array (matplotlib's Agg canvas, no display needed), changed 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from natgym.files import atomic_write
 from natgym.genotype import Cell, Genotype
 
 CHANGED = "#d62728"
@@ -157,12 +157,4 @@ def save_png(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = _figure(before, after, title)
     FigureCanvasAgg(fig)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))

@@ -6,8 +6,6 @@ Python scoring function (handy for tests and toy problems).
 
 from __future__ import annotations
 
-import os
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -17,6 +15,7 @@ import numpy as np
 
 from natgym.errors import ConfigError
 from natgym.genotype import Genotype
+from natgym.spec import EvaluatorSpec
 
 if TYPE_CHECKING:
     import torch
@@ -24,9 +23,6 @@ if TYPE_CHECKING:
     from natgym.data import Dataset, Split
     from natgym.supernet import Supernet
     from natgym.supernet.train import TrainConfig
-
-MODES: tuple[str, ...] = ("fixed", "minibatch")
-"""Image-subset modes of :class:`SupernetEvaluator`."""
 
 
 class Evaluator(ABC):
@@ -88,11 +84,17 @@ class SupernetEvaluator(Evaluator):
       a subset is never reused, so only repeats within a call hit.
     * :meth:`train_weights` trains w for some SGD steps on uniformly sampled architectures
       (the paper's alternation) and bumps ``version``, so stale cache entries are never reused.
-      With ``cotrain=True`` the evaluator does this by itself: ``cotrain_steps`` steps after every
-      ``cotrain_every`` calls to :meth:`accuracy`. (A trainer that calls :meth:`train_weights`
-      itself should leave ``cotrain`` off.)
+      With ``cotrain=True`` the evaluator does this by itself: ``cotrain_steps`` steps for every
+      ``cotrain_every`` rewards it has scored (``2 * cotrain_every`` queries), counted over all
+      callers, so one vector env of N and N separate envs train the supernet equally often. (A
+      trainer that calls :meth:`train_weights` itself should leave ``cotrain`` off.)
 
-    ``deterministic`` is true only in fixed mode without co-training. ``steps`` is the number of
+    The configuration is an :class:`~natgym.spec.EvaluatorSpec` (``spec``, default: the
+    defaults for ``data``'s dataset); keyword ``options`` replace spec fields (``mode``,
+    ``batch_size``, ``device``, ``seed``, ...), validated there.
+
+    ``deterministic`` is true only in fixed mode without co-training; ``calls`` counts calls to
+    :meth:`accuracy`. ``steps`` is the number of
     intermediate nodes per cell the supernet supports; ``dataset`` the dataset's name.
     """
 
@@ -101,57 +103,48 @@ class SupernetEvaluator(Evaluator):
         model: Supernet,
         data: Dataset,
         train_config: TrainConfig | None = None,
-        mode: str = "fixed",
-        batch_size: int = 64,
-        device: str | torch.device = "auto",
-        seed: int = 0,
-        cotrain: bool = False,
-        cotrain_steps: int = 1,
-        cotrain_every: int = 1,
-        max_genotypes: int = 64,
+        spec: EvaluatorSpec | None = None,
         cache_size: int = 200_000,
-        threads: int = 1,
+        **options: Any,
     ) -> None:
         super().__init__()
         import torch
 
-        from natgym.supernet.train import default_config, resolve_device
+        from natgym.supernet.train import default_config
 
-        if mode not in MODES:
-            raise ConfigError(f"mode: unknown evaluator mode {mode!r}; allowed: {', '.join(MODES)}")
-        for name, value in (
-            ("batch_size", batch_size),
-            ("cotrain_steps", cotrain_steps),
-            ("cotrain_every", cotrain_every),
-            ("max_genotypes", max_genotypes),
-            ("threads", threads),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
-        if batch_size > len(data.policy):
+        spec = spec if spec is not None else EvaluatorSpec(dataset=data.name)
+        spec = spec.replace(**options) if options else spec
+        if spec.batch_size > len(data.policy):
             raise ConfigError(
-                f"batch_size: {batch_size} is more than the {len(data.policy)} images of the policy split"
+                f"batch_size: {spec.batch_size} is more than the {len(data.policy)} images of the "
+                "policy split"
             )
-        self.device = resolve_device(device)
+        self.spec = spec
+        self.device = torch.device(spec.device)
         self.model = model.to(self.device, memory_format=torch.channels_last).eval()
         self.data = data
         self.dataset = data.name
         self.steps = model.config.steps
         self.train_config = train_config or default_config(data.name)
-        self.mode, self.batch_size, self.seed = mode, batch_size, int(seed)
-        self.cotrain, self.cotrain_steps, self.cotrain_every = bool(cotrain), cotrain_steps, cotrain_every
-        self.max_genotypes, self.cache_size, self.threads = max_genotypes, cache_size, threads
+        self.mode, self.batch_size, self.seed = spec.mode, spec.batch_size, spec.seed
+        self.cotrain, self.cotrain_steps, self.cotrain_every = (
+            spec.cotrain,
+            spec.cotrain_steps,
+            spec.cotrain_every,
+        )
+        self.max_genotypes, self.cache_size, self.threads = spec.max_genotypes, cache_size, spec.threads
         self._pool: Any = None
-        self.deterministic = mode == "fixed" and not self.cotrain
+        self.deterministic = spec.deterministic
         self.version = 0
         self.calls = 0
+        self._pending = 0  # queries since the last co-training block
         self._cache: dict[tuple, float] = {}
         self._trainer = None
         self._images = self._to_device(data.policy.images)
         self._labels = data.policy.labels.to(self.device)
         self._generator = torch.Generator().manual_seed(self.seed)
         order = torch.randperm(len(data.policy), generator=torch.Generator().manual_seed(self.seed))
-        self._fixed = order[:batch_size].to(self.device)
+        self._fixed = order[: self.batch_size].to(self.device)
         self._fixed_images, self._fixed_labels = self._images[self._fixed], self._labels[self._fixed]
 
     # ------------------------------------------------------------------ scoring
@@ -191,8 +184,10 @@ class SupernetEvaluator(Evaluator):
                 for key in list(self._cache)[: len(self._cache) // 2]:
                     del self._cache[key]
         self.calls += 1
-        if self.cotrain and self.calls % self.cotrain_every == 0:
-            self.train_weights(self.cotrain_steps)
+        if self.cotrain:
+            blocks, self._pending = divmod(self._pending + len(genotypes), 2 * self.cotrain_every)
+            if blocks:
+                self.train_weights(blocks * self.cotrain_steps)
         return out
 
     def accuracy_on(self, genotypes: Sequence[Genotype], split: str = "policy") -> np.ndarray:
@@ -287,6 +282,7 @@ class SupernetEvaluator(Evaluator):
             "trainer_rng": trainer.rng.bit_generator.state,
             "version": self.version,
             "calls": self.calls,
+            "pending": self._pending,
             "generator": self._generator.get_state(),
         }
 
@@ -297,56 +293,10 @@ class SupernetEvaluator(Evaluator):
         trainer.generator.set_state(state["trainer_generator"])
         trainer.rng.bit_generator.state = state["trainer_rng"]
         self.version, self.calls = state["version"], state["calls"]
+        self._pending = state.get("pending", 0)
         self._generator.set_state(state["generator"])
         self._cache.clear()
         self.model.eval()
-
-
-def load_evaluator(
-    dataset: str = "digits",
-    preset: str | None = None,
-    device: str = "auto",
-    supernet: str | os.PathLike | None = None,
-    mode: str = "fixed",
-    cotrain: bool = False,
-    seed: int = 0,
-    data_root: str | None = None,
-    progress: bool = True,
-    **kwargs: Any,
-) -> SupernetEvaluator:
-    """A :class:`SupernetEvaluator` for ``dataset`` (``preset``: the supernet size, default the
-    dataset's own).
-
-    Without ``supernet`` the default supernet for (dataset, preset, seed) is loaded from the cache
-    (:func:`natgym.supernet.train.cache_dir`), trained first -- with a progress bar -- if this
-    machine has not trained it yet. ``supernet`` is a checkpoint path written by
-    ``natgym train-supernet``; its own dataset and preset are used (a warning names a different
-    ``dataset``). The data split uses the supernet's training seed, so the reward images are never
-    ones it was trained on. Other keyword arguments go to :class:`SupernetEvaluator`
-    (``batch_size``, ``cotrain_steps``, ...).
-    """
-    from natgym.data import load_dataset
-    from natgym.supernet.train import cached_supernet, default_config, load_supernet, resolve_device
-
-    if mode not in MODES:
-        raise ConfigError(f"mode: unknown evaluator mode {mode!r}; allowed: {', '.join(MODES)}")
-    dev = resolve_device(device)
-    if supernet is None:
-        path = cached_supernet(
-            default_config(dataset, preset, seed=seed), dev, data_root=data_root, progress=progress
-        )
-    else:
-        path = supernet
-    model, meta = load_supernet(path, dev)
-    config = meta["config"]
-    if supernet is not None and dataset != config.dataset:
-        warnings.warn(
-            f"dataset: the supernet {os.fspath(path)} was trained on {config.dataset!r}; using that "
-            f"instead of {dataset!r}",
-            stacklevel=2,
-        )
-    data = load_dataset(config.dataset, data_root, config.seed)
-    return SupernetEvaluator(model, data, config, mode=mode, device=dev, seed=seed, cotrain=cotrain, **kwargs)
 
 
 def ranking_check(

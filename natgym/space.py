@@ -64,3 +64,9 @@ def op_index(name: str, field: str = "op") -> int:
         return OP_INDEX[name]
     except (KeyError, TypeError):
         raise GenotypeError(f"{field}: unknown operation {name!r}; allowed: {', '.join(OPS)}") from None
+
+
+def edge_stride(reduction: bool, src: int) -> int:
+    """Stride of an edge from node ``src``: 2 for edges leaving a reduction cell's two input
+    nodes (0 and 1), 1 everywhere else (docs/method.md section 1)."""
+    return 2 if reduction and src < 2 else 1

@@ -14,7 +14,7 @@ from importlib import resources
 import numpy as np
 
 from natgym.errors import GenotypeError
-from natgym.genotype import Cell, Genotype
+from natgym.genotype import MAX_TEXT, Cell, Genotype
 from natgym.space import NULL, OPS
 
 INPUTS: tuple[str, ...] = ("DARTS", "ENAS", "ResBlock", "VGG", "MobileNetV2", "R1", "R2", "R3", "R4", "R5")
@@ -93,10 +93,13 @@ def resolve(arch: str | Genotype | dict) -> Genotype:
             return get(text)
         if text.endswith(".json") and "{" not in text:
             try:
-                with open(text) as fh:
-                    return Genotype.from_json(fh.read())
+                with open(text, encoding="utf-8") as fh:
+                    content = fh.read(MAX_TEXT + 1)
             except OSError as exc:
                 raise GenotypeError(f"arch: cannot read genotype file {text!r} ({exc.strerror})") from None
+            except UnicodeDecodeError:
+                raise GenotypeError(f"arch: genotype file {text!r} is not UTF-8 text") from None
+            return Genotype.from_json(content)
         if not text.startswith(("Genotype", "{", "[")):
             raise GenotypeError(
                 f"arch: {text!r} is neither a zoo name ({', '.join(names())}) nor genotype text"

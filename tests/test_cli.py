@@ -3,11 +3,11 @@
 import subprocess
 import sys
 
-from natgym.cli import build_parser, main
+from agents.cli import build_parser, main
 
 
 def test_help_lists_commands():
-    out = subprocess.run([sys.executable, "-m", "natgym.cli", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "agents.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     for name in build_parser()._subparsers._group_actions[0].choices:
         assert name in out.stdout

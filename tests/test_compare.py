@@ -157,7 +157,7 @@ def test_bad_config_is_a_config_error(tmp_path):
 
 
 def test_bench_command_runs_every_agent_on_a_real_supernet(tmp_path, capsys):
-    from natgym.cli import main
+    from agents.cli import main
     from tests.tiny_supernet import tiny_supernet
 
     checkpoint = tiny_supernet(tmp_path)

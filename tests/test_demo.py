@@ -17,7 +17,7 @@ def test_demo_trains_supernet_and_agent_and_transforms_darts(tmp_path):
     env = {**os.environ, "NATGYM_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     out = tmp_path / "demo"
     run = subprocess.run(
-        [sys.executable, "-m", "natgym.cli", "demo", "--out", str(out)],
+        [sys.executable, "-m", "agents.cli", "demo", "--out", str(out)],
         env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]

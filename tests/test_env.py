@@ -60,7 +60,7 @@ def test_module_prefixed_id_imports_natgym() -> None:
 
 @pytest.mark.parametrize("env_id", IDS)
 def test_gymnasium_check_env_no_warnings(env_id: str) -> None:
-    env = gym.make(env_id, supernet=toy_evaluator())
+    env = gym.make(env_id, reward=toy_evaluator())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         check_env(env.unwrapped)
@@ -69,22 +69,22 @@ def test_gymnasium_check_env_no_warnings(env_id: str) -> None:
 
 @pytest.mark.parametrize("env_id", IDS)
 def test_sb3_check_env_no_avoidable_warnings(env_id: str) -> None:
-    env = gym.make(env_id, supernet=toy_evaluator())
+    env = gym.make(env_id, reward=toy_evaluator())
     assert sb3_check_env_warnings(env.unwrapped) == []
 
 
 def test_spec_nondeterministic_follows_evaluator() -> None:
-    assert gym.make("NAT-Cell-v0", supernet=toy_evaluator()).spec.nondeterministic is False
-    assert gym.make("NAT-Cell-v0", supernet=RandomEvaluator()).spec.nondeterministic is True
-    assert gym.make("NAT-CellSeq-v0", supernet=RandomEvaluator()).spec.nondeterministic is True
+    assert gym.make("NAT-Cell-v0", reward=toy_evaluator()).spec.nondeterministic is False
+    assert gym.make("NAT-Cell-v0", reward=RandomEvaluator()).spec.nondeterministic is True
+    assert gym.make("NAT-CellSeq-v0", reward=RandomEvaluator()).spec.nondeterministic is True
     assert gym.spec("NAT-Cell-v0").nondeterministic is False
 
 
 # ----------------------------------------------------------------- masks
 @pytest.mark.parametrize("rule", ["natpp", "nat"])
 def test_masks_equal_rule_for_every_op(rule: str) -> None:
-    env = NATCellEnv(supernet=toy_evaluator(), rule=rule)
-    seq = NATCellSeqEnv(supernet=toy_evaluator(), rule=rule)
+    env = NATCellEnv(reward=toy_evaluator(), rule=rule)
+    seq = NATCellSeqEnv(reward=toy_evaluator(), rule=rule)
     matrix = get_rule(rule).matrix
     for op in OPS:
         g = uniform_genotype(op)
@@ -112,7 +112,7 @@ def _edge_stride(cell_index: int, src: int) -> int:
 
 def test_random_masked_episodes_are_valid_and_cheaper() -> None:
     evaluator = toy_evaluator()
-    env = NATCellEnv(supernet=evaluator)
+    env = NATCellEnv(reward=evaluator)
     seen_increase = 0
     for seed in range(300):
         obs, info = env.reset(seed=seed)
@@ -154,7 +154,7 @@ def test_random_masked_episodes_are_valid_and_cheaper() -> None:
 
 
 def test_null_to_skip_is_reported() -> None:
-    env = NATCellEnv(supernet=toy_evaluator())
+    env = NATCellEnv(reward=toy_evaluator())
     env.reset(options={"genotype": uniform_genotype("null")})
     _, _, _, _, info = env.step(np.full(16, SKIP))
     assert info["madds_increased"] and len(info["cost_increasing_edges"]) == 16
@@ -167,7 +167,7 @@ def test_null_to_skip_is_reported() -> None:
 
 def test_cost_weight_adds_compactness_term() -> None:
     evaluator = toy_evaluator()
-    env = NATCellEnv(supernet=evaluator, cost_weight=0.5)
+    env = NATCellEnv(reward=evaluator, cost_weight=0.5)
     env.reset(seed=3)
     _, reward, _, _, info = env.step(np.full(16, NULL))
     expected = info["acc_after"] - info["acc_before"] + 0.5 * (1 - info["madds_after"] / info["madds_before"])
@@ -178,7 +178,7 @@ def test_cost_weight_adds_compactness_term() -> None:
 @pytest.mark.parametrize("mode", ["keep", "penalty"])
 def test_unmasked_random_actions_keep_invalid_edges(mode: str) -> None:
     evaluator = toy_evaluator()
-    env = NATCellEnv(supernet=evaluator, invalid_action=mode, invalid_penalty=0.05)
+    env = NATCellEnv(reward=evaluator, invalid_action=mode, invalid_penalty=0.05)
     for seed in range(100):
         _, info = env.reset(seed=seed)
         env.action_space.seed(seed)
@@ -196,7 +196,7 @@ def test_unmasked_random_actions_keep_invalid_edges(mode: str) -> None:
 
 
 def test_raise_mode() -> None:
-    env = NATCellEnv(supernet=toy_evaluator(), invalid_action="raise")
+    env = NATCellEnv(reward=toy_evaluator(), invalid_action="raise")
     env.reset(options={"genotype": uniform_genotype("max_pool_3x3")})
     with pytest.raises(
         InvalidActionError, match=r"action\[0\].*max_pool_3x3 cannot become conv_5x5.*allowed"
@@ -210,14 +210,14 @@ def test_raise_mode() -> None:
     "action", [np.zeros(15, np.int64), np.full(16, 13), np.full(16, -1), np.zeros(16) + 0.5, "conv", None]
 )
 def test_malformed_actions_raise(action) -> None:
-    env = NATCellEnv(supernet=toy_evaluator())
+    env = NATCellEnv(reward=toy_evaluator())
     env.reset(seed=0)
     with pytest.raises(InvalidActionError, match="action"):
         env.step(action)
 
 
 def test_step_order_is_enforced() -> None:
-    env = NATCellEnv(supernet=toy_evaluator())
+    env = NATCellEnv(reward=toy_evaluator())
     with pytest.raises(gym.error.ResetNeeded):
         env.step(np.zeros(16, np.int64))
     env.reset(seed=0)
@@ -229,7 +229,7 @@ def test_step_order_is_enforced() -> None:
 # ----------------------------------------------------------------- reset
 @pytest.mark.parametrize("steps", [4, 5])
 def test_reset_with_every_zoo_name(steps: int) -> None:
-    env = NATCellEnv(supernet=toy_evaluator(), steps=steps)
+    env = NATCellEnv(reward=toy_evaluator(), steps=steps)
     matched = 0
     for name in zoo.names():
         g = zoo.get(name)
@@ -247,11 +247,11 @@ def test_reset_with_every_zoo_name(steps: int) -> None:
 
 def test_reset_options_and_arch() -> None:
     darts = zoo.get("DARTS")
-    env = NATCellEnv(supernet=toy_evaluator())
+    env = NATCellEnv(reward=toy_evaluator())
     for form in (darts, darts.to_darts(), darts.to_nat(), darts.to_json(), darts.to_dict(), "darts"):
         env.reset(options={"genotype": form})
         assert env.genotype == darts
-    fixed = NATCellEnv(supernet=toy_evaluator(), arch="ResBlock")
+    fixed = NATCellEnv(reward=toy_evaluator(), arch="ResBlock")
     assert all(fixed.reset(seed=s) and fixed.genotype == zoo.get("ResBlock") for s in range(3))
     env.reset(options={})
     with pytest.raises(ConfigError, match="options.*'genotype'"):
@@ -269,11 +269,11 @@ def test_reset_options_and_arch() -> None:
     ],
 )  # fmt: skip
 def test_reset_with_bad_genotype(bad: str, pattern: str) -> None:
-    env = NATCellEnv(supernet=toy_evaluator())
+    env = NATCellEnv(reward=toy_evaluator())
     with pytest.raises(GenotypeError, match=pattern):
         env.reset(options={"genotype": bad})
     with pytest.raises(GenotypeError):
-        NATCellEnv(supernet=toy_evaluator(), arch=bad)
+        NATCellEnv(reward=toy_evaluator(), arch=bad)
 
 
 @pytest.mark.parametrize(
@@ -284,17 +284,19 @@ def test_reset_with_bad_genotype(bad: str, pattern: str) -> None:
         ({"steps": 0}, "steps"),
         ({"cost_weight": -1.0}, "cost_weight"),
         ({"render_mode": "human"}, "render_mode"),
-        ({"supernet": 3}, "supernet"),
+        ({"reward": 3}, "reward"),
+        ({"cost_weight": "abc"}, "cost_weight"),
+        ({"cost_weight": None}, "cost_weight"),
     ],
 )
 def test_bad_arguments(kwargs: dict, field: str) -> None:
     with pytest.raises(ConfigError, match=field):
-        NATCellEnv(**{"supernet": toy_evaluator(), **kwargs})
+        NATCellEnv(**{"reward": toy_evaluator(), **kwargs})
 
 
 def test_bad_mode_names_allowed_values() -> None:
     with pytest.raises(ConfigError, match="mode.*fixed, minibatch"):
-        NATCellEnv(mode="batch")
+        NATCellEnv(reward={"mode": "batch"})
 
 
 # ----------------------------------------------------------------- determinism
@@ -310,7 +312,7 @@ def test_same_seed_same_episode(cls) -> None:
             out.append((obs, reward, {k: v for k, v in info.items() if k != "action_mask"}))
         return out
 
-    a, b = cls(supernet=toy_evaluator()), cls(supernet=toy_evaluator())
+    a, b = cls(reward=toy_evaluator()), cls(reward=toy_evaluator())
     from gymnasium.utils.env_checker import data_equivalence
 
     assert data_equivalence(episode(a, 7), episode(b, 7), exact=True)
@@ -321,8 +323,8 @@ def test_same_seed_same_episode(cls) -> None:
 # ----------------------------------------------------------------- rendering
 @pytest.mark.parametrize("cls", [NATCellEnv, NATCellSeqEnv])
 def test_render_modes(cls) -> None:
-    env = cls(supernet=toy_evaluator(), render_mode="ansi")
-    assert cls(supernet=toy_evaluator()).render() is None
+    env = cls(reward=toy_evaluator(), render_mode="ansi")
+    assert cls(reward=toy_evaluator()).render() is None
     obs, info = env.reset(seed=1)
     text = env.render()
     assert isinstance(text, str) and text.count("\n") >= 17 and "*" not in text
@@ -331,7 +333,7 @@ def test_render_modes(cls) -> None:
         _, _, done, _, info = env.step(env.action_space.sample(mask=info["action_mask"]))
     text = env.render()
     assert "accuracy" in text and "MAdds" in text
-    env = cls(supernet=toy_evaluator(), render_mode="rgb_array")
+    env = cls(reward=toy_evaluator(), render_mode="rgb_array")
     env.reset(seed=1)
     frame = env.render()
     assert isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.shape == (480, 960, 3)
@@ -340,7 +342,7 @@ def test_render_modes(cls) -> None:
 # ----------------------------------------------------------------- NAT-CellSeq-v0
 def test_seq_env_matches_one_step_env() -> None:
     evaluator = toy_evaluator()
-    seq, cell = NATCellSeqEnv(supernet=evaluator), NATCellEnv(supernet=evaluator)
+    seq, cell = NATCellSeqEnv(reward=evaluator), NATCellEnv(reward=evaluator)
     for seed in range(20):
         obs, info = seq.reset(seed=seed)
         cell.reset(seed=seed)
@@ -365,7 +367,7 @@ def test_seq_env_matches_one_step_env() -> None:
 
 
 def test_seq_env_penalty_is_paid_on_the_step() -> None:
-    env = NATCellSeqEnv(supernet=toy_evaluator(), invalid_action="penalty", invalid_penalty=0.1)
+    env = NATCellSeqEnv(reward=toy_evaluator(), invalid_action="penalty", invalid_penalty=0.1)
     env.reset(options={"genotype": uniform_genotype("max_pool_3x3")})
     _, reward, _, _, _ = env.step(OPS.index("conv_5x5"))
     assert reward == pytest.approx(-0.1)
@@ -385,7 +387,7 @@ def test_maskable_ppo_learns_without_error(env_id: str, request: pytest.FixtureR
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny MLP: intra-op threads only add overhead on a shared machine
     request.addfinalizer(lambda: torch.set_num_threads(threads))
-    env = gym.make(env_id, supernet=toy_evaluator())
+    env = gym.make(env_id, reward=toy_evaluator())
     model = MaskablePPO(
         "MultiInputPolicy", env, n_steps=256, batch_size=128, n_epochs=2, seed=0, device="cpu",
         policy_kwargs={"net_arch": [32, 32]},

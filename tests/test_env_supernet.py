@@ -14,10 +14,10 @@ from gymnasium.vector import AutoresetMode
 
 import natgym  # noqa: F401  (registers the ids)
 from natgym.data import load_dataset
-from natgym.envs import core
 from natgym.errors import ConfigError
 from natgym.genotype import Genotype
 from natgym.reward import SupernetEvaluator
+from natgym.spec import EvaluatorPool, EvaluatorSpec
 from natgym.supernet import Supernet, SupernetConfig
 
 
@@ -35,17 +35,17 @@ def evaluator() -> SupernetEvaluator:
 
 
 def test_spec_and_steps_follow_the_supernet(evaluator: SupernetEvaluator) -> None:
-    env = gym.make("NAT-Cell-v0", supernet=evaluator)
+    env = gym.make("NAT-Cell-v0", reward=evaluator)
     assert env.unwrapped.evaluator is evaluator and not env.spec.nondeterministic
-    assert gym.make("NAT-Cell-v0", supernet=tiny_evaluator("minibatch")).spec.nondeterministic
-    assert gym.make("NAT-CellSeq-v0", supernet=tiny_evaluator(cotrain=True)).spec.nondeterministic
+    assert gym.make("NAT-Cell-v0", reward=tiny_evaluator("minibatch")).spec.nondeterministic
+    assert gym.make("NAT-CellSeq-v0", reward=tiny_evaluator(cotrain=True)).spec.nondeterministic
     with pytest.raises(ConfigError, match="steps.*4 intermediate nodes"):
-        gym.make("NAT-Cell-v0", supernet=evaluator, steps=5)
+        gym.make("NAT-Cell-v0", reward=evaluator, steps=5)
 
 
 @pytest.mark.parametrize("env_id", ["NAT-Cell-v0", "NAT-CellSeq-v0"])
 def test_checkers_pass_on_supernet(evaluator: SupernetEvaluator, env_id: str) -> None:
-    env = gym.make(env_id, supernet=evaluator)
+    env = gym.make(env_id, reward=evaluator)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         check_env(env.unwrapped, skip_render_check=True)
@@ -54,7 +54,7 @@ def test_checkers_pass_on_supernet(evaluator: SupernetEvaluator, env_id: str) ->
 
 
 def test_rewards_equal_direct_evaluator_call_and_repeat(evaluator: SupernetEvaluator) -> None:
-    env = gym.make("NAT-Cell-v0", supernet=evaluator)
+    env = gym.make("NAT-Cell-v0", reward=evaluator)
     episodes = []
     for seed in range(4):
         _, info = env.reset(seed=seed)
@@ -64,7 +64,7 @@ def test_rewards_equal_direct_evaluator_call_and_repeat(evaluator: SupernetEvalu
         assert reward == evaluator.reward([before], [after])[0]
         assert 0.0 <= info["acc_after"] <= 1.0
         episodes.append((reward, info["genotype_after"]))
-    fresh = gym.make("NAT-Cell-v0", supernet=tiny_evaluator())  # same seed, same episode, new cache
+    fresh = gym.make("NAT-Cell-v0", reward=tiny_evaluator())  # same seed, same episode, new cache
     for seed in range(4):
         _, info = fresh.reset(seed=seed)
         fresh.action_space.seed(seed)
@@ -74,10 +74,10 @@ def test_rewards_equal_direct_evaluator_call_and_repeat(evaluator: SupernetEvalu
 
 def test_batched_vector_env_matches_sync_on_supernet(evaluator: SupernetEvaluator) -> None:
     mode = AutoresetMode.SAME_STEP
-    batched = gym.make_vec("NAT-Cell-v0", num_envs=3, autoreset_mode=mode, supernet=evaluator)
+    batched = gym.make_vec("NAT-Cell-v0", num_envs=3, autoreset_mode=mode, reward=evaluator)
     sync = gym.make_vec(
         "NAT-Cell-v0", num_envs=3, vectorization_mode="sync", vector_kwargs={"autoreset_mode": mode},
-        supernet=evaluator,
+        reward=evaluator,
     )  # fmt: skip
     assert data_equivalence(batched.reset(seed=1)[0], sync.reset(seed=1)[0])
     rng = np.random.default_rng(0)
@@ -92,18 +92,16 @@ def test_batched_vector_env_matches_sync_on_supernet(evaluator: SupernetEvaluato
 
 
 @pytest.mark.slow
-def test_checkpoint_path_goes_through_load_evaluator(tmp_path) -> None:
+def test_checkpoint_path_goes_through_the_spec(tmp_path) -> None:
     from tiny_supernet import tiny_supernet
 
     path = tiny_supernet(tmp_path)
-    core.clear_evaluator_cache()
-    try:
-        a = gym.make("NAT-Cell-v0", supernet=path, device="cpu", progress=False)
-        b = gym.make("NAT-CellSeq-v0", supernet=str(path), device="cpu", progress=False)
-        assert isinstance(a.unwrapped.evaluator, SupernetEvaluator)
-        assert a.unwrapped.evaluator is b.unwrapped.evaluator  # one supernet per process
-        _, info = a.reset(seed=0)
-        _, reward, terminated, _, info = a.step(a.action_space.sample(mask=info["action_mask"]))
-        assert terminated and np.isfinite(reward)
-    finally:
-        core.clear_evaluator_cache()
+    pool = EvaluatorPool(progress=False)
+    a = gym.make("NAT-Cell-v0", reward={"supernet": path, "device": "cpu"}, pool=pool)
+    b = gym.make("NAT-CellSeq-v0", reward=EvaluatorSpec(supernet=str(path), device="cpu"), pool=pool)
+    assert isinstance(a.unwrapped.evaluator, SupernetEvaluator)
+    assert a.unwrapped.evaluator is b.unwrapped.evaluator  # one supernet per pool and spec
+    assert gym.make("NAT-Cell-v0", reward=path).unwrapped.evaluator is not a.unwrapped.evaluator
+    _, info = a.reset(seed=0)
+    _, reward, terminated, _, info = a.step(a.action_space.sample(mask=info["action_mask"]))
+    assert terminated and np.isfinite(reward)

@@ -10,11 +10,10 @@ from gymnasium.utils.env_checker import data_equivalence
 from gymnasium.vector import AutoresetMode
 
 import natgym  # noqa: F401  (registers the ids)
-from natgym import reward
-from natgym.envs import core
 from natgym.envs.vector import NATCellVectorEnv
 from natgym.errors import ConfigError
 from natgym.reward import FunctionEvaluator
+from natgym.spec import EvaluatorPool, EvaluatorSpec
 
 
 class CountingEvaluator(FunctionEvaluator):
@@ -36,9 +35,9 @@ def _strip(info: dict) -> dict:
 
 def test_make_vec_uses_batched_env_with_one_evaluator_call_per_step() -> None:
     evaluator = CountingEvaluator()
-    envs = gym.make_vec("NAT-Cell-v0", num_envs=4, supernet=evaluator)
+    envs = gym.make_vec("NAT-Cell-v0", num_envs=4, reward=evaluator)
     assert isinstance(envs.unwrapped, NATCellVectorEnv)
-    assert all(env.evaluator is evaluator for env in envs.unwrapped.envs)
+    assert envs.unwrapped.evaluator is evaluator
     obs, info = envs.reset(seed=0)
     assert envs.observation_space.contains(obs)
     masks = info["action_mask"]
@@ -56,10 +55,10 @@ def test_make_vec_uses_batched_env_with_one_evaluator_call_per_step() -> None:
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
 def test_batched_equals_sync_vector_env(mode: AutoresetMode) -> None:
     n = 3
-    batched = gym.make_vec("NAT-Cell-v0", num_envs=n, supernet=toy_evaluator(), autoreset_mode=mode)
+    batched = gym.make_vec("NAT-Cell-v0", num_envs=n, reward=toy_evaluator(), autoreset_mode=mode)
     sync = gym.make_vec(
         "NAT-Cell-v0", num_envs=n, vectorization_mode="sync", vector_kwargs={"autoreset_mode": mode},
-        supernet=toy_evaluator(),
+        reward=toy_evaluator(),
     )  # fmt: skip
     assert batched.metadata["autoreset_mode"] == sync.metadata["autoreset_mode"] == mode
     ob, ib = batched.reset(seed=5)
@@ -76,17 +75,17 @@ def test_batched_equals_sync_vector_env(mode: AutoresetMode) -> None:
 
 def test_vector_env_arguments_and_spec() -> None:
     with pytest.raises(ConfigError, match="num_envs"):
-        NATCellVectorEnv(num_envs=0, supernet=toy_evaluator())
+        NATCellVectorEnv(num_envs=0, reward=toy_evaluator())
     with pytest.raises(ConfigError, match="autoreset_mode"):
-        NATCellVectorEnv(num_envs=2, supernet=toy_evaluator(), autoreset_mode="Disabled")
+        NATCellVectorEnv(num_envs=2, reward=toy_evaluator(), autoreset_mode="Disabled")
     with pytest.raises(ConfigError, match="seed"):
-        NATCellVectorEnv(num_envs=2, supernet=toy_evaluator()).reset(seed=[1, 2, 3])
-    assert gym.make_vec("NAT-Cell-v0", num_envs=2, supernet=toy_evaluator()).spec.nondeterministic is False
-    assert gym.make_vec("NAT-Cell-v0", num_envs=2, supernet=RandomEvaluator()).spec.nondeterministic is True
+        NATCellVectorEnv(num_envs=2, reward=toy_evaluator()).reset(seed=[1, 2, 3])
+    assert gym.make_vec("NAT-Cell-v0", num_envs=2, reward=toy_evaluator()).spec.nondeterministic is False
+    assert gym.make_vec("NAT-Cell-v0", num_envs=2, reward=RandomEvaluator()).spec.nondeterministic is True
 
 
 def test_vector_reset_with_genotype_option_and_render() -> None:
-    envs = NATCellVectorEnv(num_envs=2, supernet=toy_evaluator(), render_mode="ansi")
+    envs = NATCellVectorEnv(num_envs=2, reward=toy_evaluator(), render_mode="ansi")
     obs, _ = envs.reset(options={"genotype": "DARTS"})
     assert (obs["edge_ops"][0] == obs["edge_ops"][1]).all()
     frames = envs.render()
@@ -95,42 +94,52 @@ def test_vector_reset_with_genotype_option_and_render() -> None:
 
 @pytest.fixture
 def fake_factory(monkeypatch):
-    """Replace natgym.reward.load_evaluator with a counting fake; clear the process cache."""
-    calls: list[dict] = []
+    """Replace EvaluatorSpec.build with a counting fake that records the specs it builds."""
+    calls: list[EvaluatorSpec] = []
 
-    def load_evaluator(**kwargs):
-        calls.append(kwargs)
+    def build(self, progress=True):
+        calls.append(self)
         return toy_evaluator()
 
-    monkeypatch.setattr(reward, "load_evaluator", load_evaluator, raising=False)
-    core.clear_evaluator_cache()
-    yield calls
-    core.clear_evaluator_cache()
+    monkeypatch.setattr(EvaluatorSpec, "build", build)
+    return calls
 
 
-def test_process_cache_shares_one_evaluator(fake_factory) -> None:
+def test_pool_shares_one_evaluator_per_spec(fake_factory) -> None:
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    vec = DummyVecEnv([lambda: gym.make("NAT-Cell-v0", dataset="digits", device="cpu")] * 3)
+    pool = EvaluatorPool()
+    spec = {"dataset": "digits", "device": "cpu"}
+    vec = DummyVecEnv([lambda: gym.make("NAT-Cell-v0", reward=spec, pool=pool)] * 3)
     evaluators = {id(e) for e in vec.get_attr("evaluator")}
-    assert len(evaluators) == 1 and len(fake_factory) == 1
-    assert fake_factory[0]["dataset"] == "digits" and fake_factory[0]["mode"] == "fixed"
-    envs = gym.make_vec("NAT-Cell-v0", num_envs=4, dataset="digits", device="cpu")
-    assert {id(e.evaluator) for e in envs.unwrapped.envs} == evaluators and len(fake_factory) == 1
-    gym.make("NAT-Cell-v0", dataset="digits", device="cpu", mode="minibatch")
-    gym.make("NAT-Cell-v0", dataset="digits", device="cpu", supernet_seed=1)
+    assert len(evaluators) == 1 and len(fake_factory) == 1 and len(pool) == 1
+    assert fake_factory[0].dataset == "digits" and fake_factory[0].mode == "fixed"
+    envs = gym.make_vec("NAT-Cell-v0", num_envs=4, reward=EvaluatorSpec(device="cpu"), pool=pool)
+    assert {id(envs.unwrapped.evaluator)} == evaluators and len(fake_factory) == 1
+    gym.make("NAT-Cell-v0", reward={**spec, "mode": "minibatch"}, pool=pool)
+    gym.make("NAT-Cell-v0", reward={**spec, "seed": 1}, pool=pool)
     assert len(fake_factory) == 3
-    gym.make("NAT-Cell-v0", dataset="digits", device="cpu", evaluator_kwargs={"batch_size": 256})
-    assert len(fake_factory) == 4 and fake_factory[3]["batch_size"] == 256
+    gym.make("NAT-Cell-v0", reward={**spec, "batch_size": 256}, pool=pool)
+    assert len(fake_factory) == 4 and fake_factory[3].batch_size == 256
     vec.reset()
     vec.step(np.zeros((3, 16), np.int64))
+
+
+def test_without_a_pool_each_env_builds_its_own(fake_factory) -> None:
+    a = gym.make("NAT-Cell-v0", reward={"device": "cpu"})
+    b = gym.make("NAT-Cell-v0", reward={"device": "cpu"})
+    assert a.unwrapped.evaluator is not b.unwrapped.evaluator and len(fake_factory) == 2
+    with pytest.raises(ConfigError, match="reward: unknown field 'batchsize'; allowed: dataset"):
+        gym.make("NAT-Cell-v0", reward={"batchsize": 3})
+    with pytest.raises(ConfigError, match="pool: expected an EvaluatorPool"):
+        gym.make("NAT-Cell-v0", reward={"device": "cpu"}, pool={})
 
 
 @pytest.mark.slow
 def test_async_vector_env_spawn() -> None:
     envs = gym.make_vec(
         "NAT-Cell-v0", num_envs=2, vectorization_mode="async", vector_kwargs={"context": "spawn"},
-        supernet=toy_evaluator(),
+        reward=toy_evaluator(),
     )  # fmt: skip
     try:
         _, info = envs.reset(seed=0)

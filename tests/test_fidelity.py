@@ -217,7 +217,7 @@ def test_a_killed_batch_of_runs_resumes_and_skips_finished_runs(tmp_path):
 
 
 def test_fidelity_command_scores_every_scorer_on_the_shipped_table(tmp_path, capsys):
-    from natgym.cli import main
+    from agents.cli import main
     from natgym.supernet import SupernetConfig
     from natgym.supernet.train import default_config, train_supernet
 

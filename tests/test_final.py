@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
+from agents.cli import main
 from natgym import zoo
-from natgym.cli import main
 from natgym.cost import network_cost
 from natgym.data import load_dataset
 from natgym.errors import ConfigError

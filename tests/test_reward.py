@@ -9,7 +9,8 @@ import torch
 from natgym import zoo
 from natgym.data import load_dataset
 from natgym.errors import ConfigError, GenotypeError
-from natgym.reward import FunctionEvaluator, SupernetEvaluator, load_evaluator, ranking_check
+from natgym.reward import FunctionEvaluator, SupernetEvaluator, ranking_check
+from natgym.spec import EvaluatorSpec
 from natgym.supernet import Supernet, SupernetConfig
 from natgym.supernet.train import default_config, train_supernet
 
@@ -82,11 +83,25 @@ def test_cotrain_bumps_version_and_invalidates_cache(digits):
     assert not ev.deterministic
     g = zoo.sample(0)
     weights = ev.model.stem[0].weight.detach().clone()
+    ev.accuracy([g])  # one query: half a reward, no training yet
+    assert ev.version == 0
     ev.accuracy([g])
-    assert ev.version == 1 and ev.evaluations == 1
+    assert ev.version == 1 and ev.evaluations == 1  # the second query hit the cache
     assert not torch.equal(weights, ev.model.stem[0].weight)
-    ev.accuracy([g])
+    ev.accuracy([g, g])
     assert ev.evaluations == 2 and ev.version == 2  # the stale entry was not reused
+
+
+def test_cotrain_steps_follow_rewards_not_callers(digits):
+    """One call with 4 rewards trains as much as 4 calls with one reward each (N envs sharing
+    an evaluator vs one vector env of N)."""
+    pairs = [zoo.sample(i) for i in range(8)]
+    batched, separate = (_evaluator(digits, cotrain=True, cotrain_every=2) for _ in range(2))
+    batched.accuracy(pairs)
+    for i in range(0, 8, 2):
+        separate.accuracy(pairs[i : i + 2])
+    assert batched.version == 1 and separate.version == 2  # one block of 2 steps vs two of 1
+    assert batched._get_trainer().steps_done == separate._get_trainer().steps_done == 2
 
 
 def test_train_weights_and_state_dict_roundtrip(digits):
@@ -137,20 +152,21 @@ def test_worker_threads_give_the_same_numbers_and_pickle(digits, count):
         _evaluator(digits, threads=0)
 
 
-def test_load_evaluator_from_checkpoint(tmp_path, digits):
+def test_spec_builds_from_checkpoint(tmp_path, digits):
     config = default_config("digits", epochs=1, net=TINY.to_dict())
     path = train_supernet(config, tmp_path / "s.pt", "cpu", data=digits, progress=False)
-    ev = load_evaluator(supernet=path, device="cpu", progress=False)
+    ev = EvaluatorSpec(supernet=path, device="cpu").build(progress=False)
     assert isinstance(ev, SupernetEvaluator) and ev.device.type == "cpu" and ev.steps == 4
     with pytest.warns(UserWarning, match="digits"):
-        load_evaluator("synthetic", supernet=path, device="cpu")
+        ev = EvaluatorSpec("synthetic", supernet=path, device="cpu").build()
+    assert ev.dataset == "digits" and ev.spec.dataset == "digits"
     with pytest.raises(ConfigError, match="mode"):
-        load_evaluator(supernet=path, mode="paper")
+        EvaluatorSpec(supernet=path, mode="paper")
 
 
-def test_load_evaluator_trains_into_the_cache_once(tmp_path, monkeypatch):
+def test_spec_trains_into_the_cache_once(tmp_path, monkeypatch):
     monkeypatch.setenv("NATGYM_CACHE", str(tmp_path))
-    ev = load_evaluator("synthetic", device="cpu", progress=False, seed=0, batch_size=16)
+    ev = EvaluatorSpec("synthetic", device="cpu", seed=0, batch_size=16).build(progress=False)
     files = list((tmp_path / "supernets").glob("*.pt"))
     assert len(files) == 1 and ev.dataset == "synthetic"
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from stable_baselines3.common.preprocessing import preprocess_obs
 
 import natgym  # noqa: F401
+from agents.cli import build_parser
 from agents.sb3 import (
     ALGOS,
     AllowedOpsWrapper,
@@ -21,7 +22,6 @@ from agents.sb3 import (
     train,
 )
 from natgym import zoo
-from natgym.cli import build_parser
 from natgym.errors import ConfigError
 from natgym.reward import FunctionEvaluator
 from natgym.space import NUM_OPS
@@ -35,7 +35,7 @@ def sep_score(g) -> float:
 
 
 def env_kwargs(**extra):
-    return {"supernet": FunctionEvaluator(sep_score), "invalid_action": "raise", **extra}
+    return {"reward": FunctionEvaluator(sep_score), "invalid_action": "raise", **extra}
 
 
 def batch(space: gym.spaces.Dict, obs: dict) -> dict:
@@ -180,7 +180,7 @@ def tiny_checkpoint(tmp_path_factory):
 
 @pytest.mark.parametrize("algo", ALGOS)
 def test_train_agent_command_on_a_real_supernet(algo, tiny_checkpoint, tmp_path, capsys):
-    from natgym.cli import main
+    from agents.cli import main
 
     out = tmp_path / algo
     argv = ["train-agent", "--algo", algo, "--supernet", str(tiny_checkpoint)]

@@ -26,7 +26,7 @@ def null_fraction(g) -> float:
 
 def make_env(fn=null_fraction, **kwargs):
     return gym.make(
-        "NAT-Cell-v0", supernet=FunctionEvaluator(fn), arch="DARTS", invalid_action="raise", **kwargs
+        "NAT-Cell-v0", reward=FunctionEvaluator(fn), arch="DARTS", invalid_action="raise", **kwargs
     )
 
 
@@ -80,7 +80,7 @@ def test_random_search_spends_the_budget_and_keeps_the_best(budget):
 
 
 def test_search_uses_the_given_input_on_a_sampling_env():
-    env = gym.make("NAT-Cell-v0", supernet=FunctionEvaluator(null_fraction))
+    env = gym.make("NAT-Cell-v0", reward=FunctionEvaluator(null_fraction))
     g = zoo.sample(5)
     result = regularized_evolution(env, 12, seed=0, population=3, sample=2, genotype=g)
     assert result.input_genotype == g
@@ -115,7 +115,7 @@ def test_evolution_improves_on_its_initial_population_and_on_random_search():
 
 def test_search_through_a_ledger_records_every_episode():
     env = make_env()
-    ledger = Ledger(env.unwrapped.evaluator, budget=30)
+    ledger = Ledger(budget=30)
     result = regularized_evolution(LedgerWrapper(env, ledger), 30, seed=0, population=4, sample=2)
     assert len(ledger.episodes) == 15 and ledger.used == 30 and ledger.exhausted
     assert ledger.best()["reward"] == pytest.approx(result.best_reward)
@@ -126,6 +126,16 @@ def test_search_through_a_ledger_records_every_episode():
     )
 
 
+def test_ledgers_of_envs_sharing_an_evaluator_count_only_their_own_queries():
+    shared = FunctionEvaluator(null_fraction)
+    a, b = (LedgerWrapper(gym.make("NAT-Cell-v0", reward=shared)) for _ in range(2))
+    for env, episodes in ((a, 3), (b, 2)):
+        for seed in range(episodes):
+            _, info = env.reset(seed=seed)
+            env.step(env.action_space.sample(mask=info["action_mask"]))
+    assert (a.ledger.used, b.ledger.used, shared.queries) == (6, 4, 10)
+
+
 def test_bad_arguments_are_config_errors():
     with pytest.raises(ConfigError, match="budget"):
         random_search(make_env(), 0)
@@ -133,6 +143,6 @@ def test_bad_arguments_are_config_errors():
         regularized_evolution(make_env(), 10, population=2, sample=3)
     with pytest.raises(ConfigError, match="k"):
         random_search(make_env(), 10, k=0)
-    seq = gym.make("NAT-CellSeq-v0", supernet=FunctionEvaluator(null_fraction))
+    seq = gym.make("NAT-CellSeq-v0", reward=FunctionEvaluator(null_fraction))
     with pytest.raises(ConfigError, match="NAT-Cell-v0"):
         random_search(seq, 10)

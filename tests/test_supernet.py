@@ -236,7 +236,7 @@ def test_killed_cli_run_resumes_from_its_checkpoint(tmp_path):
     import time
 
     out = tmp_path / "s.pt"
-    cmd = [sys.executable, "-m", "natgym.cli", "train-supernet", "--dataset", "synthetic", "--epochs", "80"]
+    cmd = [sys.executable, "-m", "agents.cli", "train-supernet", "--dataset", "synthetic", "--epochs", "80"]
     cmd += ["--device", "cpu", "--threads", "1", "--checkpoint-seconds", "0", "--out", str(out)]
     partial = out.with_name(out.name + ".partial")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,5 +1,5 @@
 """Bodies of the ``natgym train-agent --algo nat``, ``natgym transform`` and ``natgym demo``
-commands (the argument parser lives in :mod:`natgym.cli`, which imports this module lazily)."""
+commands (the argument parser lives in :mod:`agents.cli`, which imports this module lazily)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from agents.nat.policy import NATPolicy
 from agents.nat.trainer import NATConfig, load_policy, train
 from natgym import zoo
 from natgym.errors import ConfigError
+from natgym.spec import EvaluatorSpec
 
 DEMO_UPDATES = 100
 """Policy updates of the quick agent trained by ``demo`` (and ``transform`` without a checkpoint)."""
@@ -20,25 +21,12 @@ DEMO_LR = 1e-3
 """Larger than the SPEC's 3e-4, which needs far more than the demo's 800 episodes to move."""
 
 
-def evaluator_from_args(args: argparse.Namespace) -> Any:
-    """The shared supernet evaluator for the command's dataset/preset/supernet/device/seed
-    (without self-co-training: ``--cotrain`` is run by the NAT trainer's alternation)."""
-    from natgym.envs.core import shared_evaluator
-
-    return shared_evaluator(
-        getattr(args, "supernet", None),
-        dataset=args.dataset,
-        preset=args.preset,
-        device=args.device,
-        seed=args.supernet_seed,
-        data_root=getattr(args, "data_root", None),
-    )
-
-
 def train_command(args: argparse.Namespace) -> None:
-    """``natgym train-agent --algo nat``."""
-    evaluator = evaluator_from_args(args)
-    out = Path(args.out or f"runs/nat-{args.variant}-{args.dataset}-seed{args.seed}")
+    """``natgym train-agent --algo nat`` (``--cotrain`` is the NAT trainer's alternation, so the
+    evaluator itself does not co-train)."""
+    spec = EvaluatorSpec.from_args(args)
+    evaluator = spec.build()
+    out = Path(args.out or f"runs/nat-{args.variant}-{spec.dataset}-seed{args.seed}")
     cfg = NATConfig(
         num_envs=args.num_envs,
         updates=args.updates,
@@ -47,7 +35,7 @@ def train_command(args: argparse.Namespace) -> None:
         entropy_coef=args.entropy_coef,
         reference_baseline=args.reference_baseline,
         seed=args.seed,
-        device=args.device,
+        device=spec.device,
         cotrain=args.cotrain,
         out_dir=str(out),
         checkpoint_every=args.checkpoint_every,
@@ -89,16 +77,17 @@ def report(result: DeriveResult, out: Path, name: str) -> None:
 def transform_command(args: argparse.Namespace) -> None:
     """``natgym transform``."""
     genotype = zoo.resolve(args.arch)
-    evaluator = evaluator_from_args(args)
+    if args.samples < 1:
+        raise ConfigError(f"samples: expected a positive integer, got {args.samples}")
+    spec = EvaluatorSpec.from_args(args)
+    evaluator = spec.build()
     out = Path(args.out)
     if args.checkpoint:
-        policy = load_policy(args.checkpoint, device=args.device)
+        policy = load_policy(args.checkpoint, device=spec.device)
     else:
         ckpt = out / "agent" / "checkpoint.pt"
         print(f"no --checkpoint given: training a short NAT agent in {ckpt.parent} (reused next time)")
-        policy = quick_agent(evaluator, out / "agent", seed=args.seed, device=args.device)
-    if args.samples < 1:
-        raise ConfigError(f"samples: expected a positive integer, got {args.samples}")
+        policy = quick_agent(evaluator, out / "agent", seed=args.seed, device=spec.device)
     result = derive(genotype, policy, evaluator, samples=args.samples, greedy=args.greedy, seed=args.seed)
     name = args.arch if args.arch in {n.lower() for n in zoo.names()} | set(zoo.names()) else "transform"
     report(result, out, f"transform_{name}")
@@ -109,19 +98,18 @@ def demo(out: str | Path = "natgym-demo", seed: int = 0, device: str = "auto") -
     transformation printed and drawn into ``out``."""
     import torch
 
-    from natgym.envs.core import shared_evaluator
-
     # The digits supernet is tiny: one thread is as fast on an idle machine and avoids the
     # 10-100x slow-down of OpenMP threads fighting over busy shared cores.
     torch.set_num_threads(1)
     out = Path(out)
     print("\n[1/3] supernet on the embedded digits dataset (trained on first use, then cached)")
-    evaluator = shared_evaluator(dataset="digits", device=device)
+    spec = EvaluatorSpec(dataset="digits", device=device)
+    evaluator = spec.build()
     print(
         f"\n[2/3] NAT agent (improved GCN + BMSoftmax, REINFORCE): "
         f"{DEMO_UPDATES} updates x {DEMO_ENVS} episodes, lr {DEMO_LR:g}"
     )
-    policy = quick_agent(evaluator, out / "agent", seed=seed, device=device)
+    policy = quick_agent(evaluator, out / "agent", seed=seed, device=spec.device)
     print("\n[3/3] transform DARTS: best of 10 sampled transformations by supernet accuracy (policy split)")
     result = derive(zoo.get("DARTS"), policy, evaluator, samples=10, seed=seed)
     report(result, out, "transform_DARTS")

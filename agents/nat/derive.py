@@ -8,7 +8,6 @@ CIFAR network (:func:`natgym.cost.network_cost`).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch
 from agents.nat.policy import NATPolicy, observe
 from natgym.cost import Cost, network_cost
 from natgym.errors import ConfigError
+from natgym.files import write_json, write_text
 from natgym.genotype import Genotype
 from natgym.reward import Evaluator
 from natgym.transitions import TransitionRule
@@ -97,10 +97,8 @@ class DeriveResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {"json": out / f"{name}.json", "txt": out / f"{name}.txt", "png": out / f"{name}.png"}
-        for key, text in (("json", json.dumps(self.to_dict(), indent=2)), ("txt", self.summary() + "\n")):
-            tmp = paths[key].with_name(paths[key].name + ".tmp")
-            tmp.write_text(text)
-            os.replace(tmp, paths[key])
+        write_json(paths["json"], self.to_dict())
+        write_text(paths["txt"], self.summary() + "\n")
         title = (
             f"acc {self.acc_before:.3f} -> {self.acc_after:.3f}   "
             f"MAdds {self.cost_before.madds / 1e6:.0f}M -> {self.cost_after.madds / 1e6:.0f}M"

@@ -45,13 +45,6 @@ def observe(genotype: Genotype, rule: str | TransitionRule = "natpp") -> dict[st
     return obs
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 class NATPolicy(nn.Module):
     """GCN + BMSoftmax policy over both cells of a genotype observation.
 

@@ -36,11 +36,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from agents.nat.policy import VARIANTS, NATPolicy, resolve_device
+from agents.nat.policy import VARIANTS, NATPolicy
+from natgym.device import resolve_device
 from natgym.errors import ConfigError
-from natgym.files import load_checkpoint
+from natgym.files import load_checkpoint, save_torch
+from natgym.progress import progress_bar
 
 
 @dataclass
@@ -113,10 +114,10 @@ CSV_FIELDS = (
 
 def make_envs(config: NATConfig, evaluator: Any = None) -> gym.vector.VectorEnv:
     """The vector env of ``config`` (the id's batched vector entry point when it has one);
-    ``evaluator`` (if given) is passed to every env as its ``supernet`` argument."""
+    ``evaluator`` (if given) is passed to every env as its ``reward`` argument."""
     kwargs = dict(config.env_kwargs)
     if evaluator is not None:
-        kwargs["supernet"] = evaluator
+        kwargs["reward"] = evaluator
     return gym.make_vec(config.env_id, num_envs=config.num_envs, **kwargs)
 
 
@@ -136,12 +137,6 @@ def _info_mean(infos: dict[str, Any], key: str, fn: Callable[[Any], float] = flo
 
 def _count(v: Any) -> float:
     return float(np.size(v)) if isinstance(v, (list, tuple, np.ndarray)) else float(v)
-
-
-def _save_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def load_policy(path: str | os.PathLike, device: str | torch.device = "auto") -> NATPolicy:
@@ -223,7 +218,7 @@ def train(
             w.writeheader()
             w.writerows({k: row[k] for k in CSV_FIELDS} for row in history)
 
-    bar = tqdm(
+    bar = progress_bar(
         range(start, config.updates),
         initial=start,
         total=config.updates,
@@ -289,7 +284,8 @@ def train(
             (update + 1) % config.checkpoint_every == 0 or update + 1 == config.updates
         ):
             writer.flush()
-            _save_atomic(
+            save_torch(
+                ckpt_path,
                 {
                     "config": asdict(config),
                     "policy": policy.state_dict(),
@@ -301,7 +297,6 @@ def train(
                     "history": history,
                     "evaluator": evaluator.state_dict() if config.cotrain else None,
                 },
-                ckpt_path,
             )
         if on_update is not None:
             on_update(update + 1, row)

@@ -1,5 +1,5 @@
 """Body of ``natgym train-agent --algo maskable_ppo|ppo|a2c|dqn`` (the parser lives in
-:mod:`natgym.cli`, which imports this module lazily)."""
+:mod:`agents.cli`, which imports this module lazily)."""
 
 from __future__ import annotations
 
@@ -9,28 +9,21 @@ from pathlib import Path
 import numpy as np
 
 from agents.sb3.train import train
+from natgym.spec import EvaluatorSpec
 
 
 def train_command(args: argparse.Namespace) -> None:
-    """Train an SB3 agent on the shared supernet evaluator of the command's arguments."""
-    from natgym.envs.core import shared_evaluator
-
-    evaluator = shared_evaluator(
-        args.supernet,
-        dataset=args.dataset,
-        preset=args.preset,
-        device=args.device,
-        cotrain=args.cotrain,
-        seed=args.supernet_seed,
-        data_root=args.data_root,
-    )
-    out = Path(args.out or f"runs/{args.algo}-{args.dataset}-seed{args.seed}")
+    """Train an SB3 agent on the supernet evaluator of the command's arguments (``--cotrain``:
+    the evaluator keeps training the supernet as the agent queries it)."""
+    spec = EvaluatorSpec.from_args(args, cotrain=args.cotrain)
+    evaluator = spec.build()
+    out = Path(args.out or f"runs/{args.algo}-{spec.dataset}-seed{args.seed}")
     result = train(
         args.algo,
-        env_kwargs={"supernet": evaluator},
+        env_kwargs={"reward": evaluator},
         timesteps=args.timesteps,
         seed=args.seed,
-        device=args.device,
+        device=spec.device,
         out_dir=out,
         eval_freq=args.eval_freq,
     )

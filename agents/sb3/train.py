@@ -34,13 +34,14 @@ import numpy as np
 import yaml
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.monitor import Monitor
-from tqdm.auto import tqdm
 
 import natgym  # noqa: F401  (registers the env ids)
 from agents.ledger import Ledger, LedgerWrapper
 from agents.sb3.extractor import GraphFeaturesExtractor
 from agents.sb3.wrappers import AllowedOpsWrapper
 from natgym.errors import ConfigError
+from natgym.files import atomic_write
+from natgym.progress import progress_bar
 
 ALGOS: tuple[str, ...] = ("maskable_ppo", "ppo", "a2c", "dqn")
 """The algorithms :func:`train` knows."""
@@ -97,7 +98,7 @@ def make_env(
     ``env.get_wrapper_attr("ledger")``, limited to ``budget`` supernet queries."""
     env_id = load_hyperparams(algo)["env"]
     env = gym.make(env_id, **(env_kwargs or {}))
-    env = LedgerWrapper(env, Ledger(env.unwrapped.evaluator, budget))
+    env = LedgerWrapper(env, Ledger(budget))
     if algo != "maskable_ppo":
         env = AllowedOpsWrapper(env)
     return Monitor(env, monitor_file, info_keywords=INFO_KEYWORDS, override_existing=not resume)
@@ -149,7 +150,7 @@ class ProgressBar(BaseCallback):
         self.total, self.desc, self.bar = total, desc, None
 
     def _on_training_start(self) -> None:
-        self.bar = tqdm(total=self.total, initial=self.num_timesteps, desc=self.desc)
+        self.bar = progress_bar(total=self.total, initial=self.num_timesteps, desc=self.desc)
 
     def _on_step(self) -> bool:
         self.bar.update(self.training_env.num_envs)
@@ -161,7 +162,7 @@ class ProgressBar(BaseCallback):
 
 class AtomicCheckpoint(BaseCallback):
     """Saves ``model.zip`` (and DQN's replay buffer) in ``out_dir`` every ``save_freq`` steps and
-    at the end, each through a temporary file and ``os.replace``."""
+    at the end, each atomically (:func:`natgym.files.atomic_write`)."""
 
     def __init__(self, out_dir: Path, save_freq: int) -> None:
         super().__init__()
@@ -169,13 +170,9 @@ class AtomicCheckpoint(BaseCallback):
 
     def save(self) -> None:
         """Write the checkpoint now."""
-        tmp = self.out_dir / "model.tmp.zip"
-        self.model.save(tmp)
-        os.replace(tmp, self.out_dir / "model.zip")
+        atomic_write(self.out_dir / "model.zip", self.model.save)
         if hasattr(self.model, "replay_buffer") and self.model.replay_buffer is not None:
-            tmp = self.out_dir / "replay_buffer.tmp.pkl"
-            self.model.save_replay_buffer(tmp)
-            os.replace(tmp, self.out_dir / "replay_buffer.pkl")
+            atomic_write(self.out_dir / "replay_buffer.pkl", self.model.save_replay_buffer)
 
     def _on_step(self) -> bool:
         if self.n_calls % self.save_freq == 0:

@@ -2,8 +2,8 @@
 
 :class:`TransformProblem` resets the env to the same input before every evaluation
 (``reset(options={"genotype": input})``) and steps once with a full action, so search baselines
-use exactly the reward, rule and evaluator an RL agent sees, and their cost is counted in the
-evaluator's ``queries`` like everyone else's.
+use exactly the reward, rule and evaluator an RL agent sees, and their cost is counted from the
+steps' ``info["queries"]`` like everyone else's.
 """
 
 from __future__ import annotations
@@ -51,21 +51,15 @@ class TransformProblem:
             )
         self.env = env
         self.budget = int(budget)
-        self.evaluator = env.unwrapped.evaluator
         options = {"genotype": genotype} if genotype is not None else None
         obs, _ = env.reset(seed=seed, options=options)
         self.genotype = genotype if genotype is not None else graph.decode(obs)
         self.mask = np.asarray(obs["action_mask"]).reshape(-1, NUM_OPS).astype(bool)
         self.current = np.asarray(obs["edge_ops"], dtype=np.int64)
-        self.start = self.evaluator.queries
+        self.used = 0  # supernet queries spent so far
         self.history: list[tuple[int, float]] = []
         self.best: tuple[float, np.ndarray, dict[str, Any]] | None = None
         self._fresh = True  # the env has just been reset to the input
-
-    @property
-    def used(self) -> int:
-        """Queries spent so far."""
-        return self.evaluator.queries - self.start
 
     @property
     def exhausted(self) -> bool:
@@ -79,6 +73,7 @@ class TransformProblem:
         self._fresh = False
         action = np.asarray(action, dtype=np.int64)
         _, reward, _, _, info = self.env.step(action)
+        self.used += int(info.get("queries", 0))
         reward = float(reward)
         self.history.append((self.used, reward))
         if self.best is None or reward > self.best[0]:

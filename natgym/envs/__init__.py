@@ -8,9 +8,9 @@ itself):
 * ``NAT-CellSeq-v0`` -- :class:`~natgym.envs.seq.NATCellSeqEnv`, one edge per step.
 
 Both are registered ``nondeterministic=False``: with the default ``mode="fixed"`` evaluator and a
-seed, episodes repeat exactly. With ``mode="minibatch"`` or ``cotrain=True`` the env marks its own
-``spec.nondeterministic`` True. Registration imports neither torch nor the env modules; the
-classes below are loaded on first access.
+seed, episodes repeat exactly. With ``reward={"mode": "minibatch"}`` or ``{"cotrain": True}`` the
+env marks its own ``spec.nondeterministic`` True. Registration imports neither torch nor the env
+modules; the classes below are loaded on first access.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ _LAZY = {
     "NATCellEnv": "natgym.envs.cell",
     "NATCellSeqEnv": "natgym.envs.seq",
     "NATCellVectorEnv": "natgym.envs.vector",
-    "shared_evaluator": "natgym.envs.core",
-    "clear_evaluator_cache": "natgym.envs.core",
 }
 __all__ = ["ENV_IDS", "register_envs", *_LAZY]
 

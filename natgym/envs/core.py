@@ -1,108 +1,71 @@
-"""What NAT-Cell-v0, NAT-CellSeq-v0 and the vector env share: the process-wide evaluator cache,
-argument checks, applying an action to a genotype, cost caching and the step ``info``.
+"""The pure MDP that NAT-Cell-v0, NAT-CellSeq-v0 and the vector env are built from.
+
+:class:`Transform` holds one env configuration's rules -- the starting state, the masks, applying
+an action, the reward and the end-of-episode ``info`` -- with no evaluator and no episode state;
+each env composes a ``Transform`` with an evaluator (:func:`bind_evaluator`) and keeps its own
+episode state. None of the envs inherits from another.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from natgym import zoo
+from natgym import graph, zoo
 from natgym.cost import Cost, network_cost, op_cost
 from natgym.errors import ConfigError, GenotypeError, InvalidActionError
 from natgym.genotype import Genotype
-from natgym.reward import MODES, Evaluator
-from natgym.space import NUM_OPS, OPS
+from natgym.reward import Evaluator
+from natgym.space import NUM_OPS, OPS, edge_stride
+from natgym.spec import EvaluatorPool, resolve_reward
 from natgym.transitions import TransitionRule, get_rule
 
 INVALID_ACTIONS: tuple[str, ...] = ("keep", "raise", "penalty")
 """Allowed values of the envs' ``invalid_action`` argument."""
 CELLS: tuple[str, str] = ("normal", "reduce")
 
-_EVALUATORS: dict[tuple, Evaluator] = {}
+
+class HonestSpec:
+    """Mixin for envs with an ``evaluator``: the registration ``spec`` gets
+    ``nondeterministic=True`` when the evaluator is not deterministic (the minibatch and cotrain
+    modes), so Gymnasium's checker and users are told the truth."""
+
+    evaluator: Evaluator
+    _spec = None
+
+    @property
+    def spec(self) -> Any:
+        """The registration spec; ``nondeterministic`` is forced True for a nondeterministic evaluator."""
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: Any) -> None:
+        if value is not None and not value.nondeterministic and not self.evaluator.deterministic:
+            value = dataclasses.replace(value, nondeterministic=True)
+        self._spec = value
 
 
-def shared_evaluator(
-    supernet: Evaluator | str | os.PathLike | None = None,
-    dataset: str = "digits",
-    preset: str | None = None,
-    device: str = "auto",
-    mode: str = "fixed",
-    cotrain: bool = False,
-    seed: int = 0,
-    data_root: str | None = None,
-    progress: bool = True,
-    evaluator_kwargs: Mapping[str, Any] | None = None,
-) -> Evaluator:
-    """The evaluator for this configuration, built once per process and then shared.
-
-    An :class:`~natgym.reward.Evaluator` object passes through unchanged. Otherwise the arguments
-    go to :func:`natgym.reward.load_evaluator` (``supernet`` as a checkpoint path), and the result
-    is cached under its configuration, so N environments in one process (``make_vec``, SB3's
-    ``DummyVecEnv``) hold one supernet, not N. ``evaluator_kwargs`` go to the
-    :class:`~natgym.reward.SupernetEvaluator` (e.g. ``{"batch_size": 256}`` for lower-noise
-    rewards at a quarter of the speed).
-    """
-    if isinstance(supernet, Evaluator):
-        return supernet
-    if supernet is not None and not isinstance(supernet, (str, os.PathLike)):
+def bind_evaluator(reward: Any, pool: EvaluatorPool | None, steps: int) -> Evaluator:
+    """The env's evaluator (:func:`natgym.spec.resolve_reward`), checked to score ``steps``-node cells."""
+    evaluator = resolve_reward(reward, pool)
+    supported = getattr(evaluator, "steps", None)
+    if supported is not None and supported != steps:
         raise ConfigError(
-            f"supernet: expected an Evaluator, a checkpoint path or None, got {type(supernet).__name__}"
+            f"steps: the supernet scores cells with {supported} intermediate nodes, the env was made "
+            f"with steps={steps}; allowed: {supported}"
         )
-    if mode not in MODES:
-        raise ConfigError(f"mode: unknown evaluator mode {mode!r}; allowed: {', '.join(MODES)}")
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    path = os.path.abspath(os.fspath(supernet)) if supernet is not None else None
-    extra = dict(evaluator_kwargs or {})
-    key = (
-        path,
-        dataset,
-        preset,
-        device,
-        mode,
-        bool(cotrain),
-        int(seed),
-        data_root,
-        tuple(sorted(extra.items())),
-    )
-    if key not in _EVALUATORS:
-        from natgym import reward
-
-        _EVALUATORS[key] = reward.load_evaluator(
-            dataset=dataset,
-            preset=preset,
-            device=device,
-            supernet=path,
-            mode=mode,
-            cotrain=bool(cotrain),
-            seed=int(seed),
-            data_root=data_root,
-            progress=progress,
-            **extra,
-        )
-    return _EVALUATORS[key]
+    return evaluator
 
 
-def honest_spec(spec: Any, evaluator: Evaluator) -> Any:
-    """``spec`` with ``nondeterministic=True`` when ``evaluator`` is not deterministic (the
-    minibatch and cotrain modes), so Gymnasium's checker and users are told the truth."""
-    if spec is not None and not spec.nondeterministic and not evaluator.deterministic:
-        return dataclasses.replace(spec, nondeterministic=True)
-    return spec
-
-
-def clear_evaluator_cache() -> None:
-    """Forget every cached evaluator (the next env builds or loads its own)."""
-    _EVALUATORS.clear()
+def check_render_mode(render_mode: str | None, allowed: list[str]) -> str | None:
+    """``render_mode`` if it is None or one of ``allowed``, else ConfigError."""
+    if render_mode is not None and render_mode not in allowed:
+        raise ConfigError(f"render_mode: unknown mode {render_mode!r}; allowed: {', '.join(allowed)}")
+    return render_mode
 
 
 @lru_cache(maxsize=1 << 16)
@@ -131,7 +94,7 @@ def cost_increasing_edges(before: Genotype, after: Genotype) -> list[str]:
         for k, ((ob, src, dst), (oa, _, _)) in enumerate(zip(cb.edges, ca.edges)):
             if ob == oa:
                 continue
-            stride = 2 if c == 1 and src < 2 else 1
+            stride = edge_stride(c == 1, src)
             if op_cost(oa, 36, 32, 32, stride).madds > op_cost(ob, 36, 32, 32, stride).madds:
                 out.append(f"{CELLS[c]}[{k}] {src}->{dst}: {ob} -> {oa} (stride {stride})")
     return out
@@ -139,9 +102,11 @@ def cost_increasing_edges(before: Genotype, after: Genotype) -> list[str]:
 
 @dataclass
 class Transform:
-    """The rule-checked application of target ops to a genotype (one env's configuration).
+    """The rule-checked transformation problem of one env configuration (no evaluator, no state).
 
-    ``rule``, ``invalid_action`` and ``invalid_penalty`` are as in :class:`NATCellEnv`.
+    ``rule``, ``invalid_action``, ``invalid_penalty`` and ``cost_weight`` are as in
+    :class:`~natgym.envs.cell.NATCellEnv`; ``arch`` is the fixed input (None: sample one per
+    episode).
     """
 
     steps: int
@@ -149,10 +114,17 @@ class Transform:
     invalid_action: str = "keep"
     invalid_penalty: float = 0.01
     cost_weight: float = 0.0
+    arch: Genotype | None = None
 
     @classmethod
     def build(
-        cls, steps: int, rule: str, invalid_action: str, invalid_penalty: float, cost_weight: float
+        cls,
+        steps: int,
+        rule: str,
+        arch: Any,
+        invalid_action: str,
+        invalid_penalty: float,
+        cost_weight: float,
     ) -> Transform:
         """Check the arguments (ConfigError naming the field) and build."""
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
@@ -164,9 +136,36 @@ class Transform:
                 f"invalid_action: unknown value {invalid_action!r}; allowed: {', '.join(INVALID_ACTIONS)}"
             )
         for name, value in (("invalid_penalty", invalid_penalty), ("cost_weight", cost_weight)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+                raise ConfigError(f"{name}: expected a finite number >= 0, got {value!r}")
             if not np.isfinite(value) or value < 0:
                 raise ConfigError(f"{name}: expected a finite number >= 0, got {value!r}")
-        return cls(int(steps), get_rule(rule), invalid_action, float(invalid_penalty), float(cost_weight))
+        fixed = resolve_genotype(arch, int(steps), "arch") if arch is not None else None
+        return cls(
+            int(steps), get_rule(rule), invalid_action, float(invalid_penalty), float(cost_weight), fixed
+        )
+
+    def start(self, options: dict[str, Any] | None, rng: np.random.Generator) -> Genotype:
+        """The input of a new episode: ``options["genotype"]``, else the fixed ``arch``, else a
+        uniform sample (:func:`natgym.zoo.sample`) from ``rng``."""
+        options = options or {}
+        if not isinstance(options, dict):
+            raise ConfigError(f"options: expected a dict or None, got {type(options).__name__}")
+        unknown = sorted(set(options) - {"genotype"})
+        if unknown:
+            raise ConfigError(f"options: unknown key {unknown[0]!r}; allowed: 'genotype'")
+        if options.get("genotype") is not None:
+            return resolve_genotype(options["genotype"], self.steps, "options['genotype']")
+        if self.arch is not None:
+            return self.arch
+        return zoo.sample(rng, self.steps)
+
+    def observe(self, genotype: Genotype) -> dict[str, np.ndarray]:
+        """The graph arrays of ``genotype`` (:func:`natgym.graph.encode`) plus its per-edge
+        ``action_mask`` (``(2E, 13)`` int8)."""
+        obs = graph.encode(genotype)
+        obs["action_mask"] = self.mask(obs["edge_ops"]).astype(np.int8)
+        return obs
 
     @property
     def n_edges(self) -> int:
@@ -194,7 +193,7 @@ class Transform:
     def apply(self, before: Genotype, action: Any) -> tuple[Genotype, int]:
         """The transformed genotype and the number of invalid (kept) edges."""
         action = check_action(action, self.n_edges)
-        current = np.concatenate([cell.op_indices for cell in before.cells])
+        current = flat_ops(before)
         ok = self.rule.matrix[current, action]
         if not ok.all() and self.invalid_action == "raise":
             k = int(np.flatnonzero(~ok)[0])
@@ -206,7 +205,8 @@ class Transform:
     def outcome(
         self, before: Genotype, after: Genotype, acc_before: float, acc_after: float, invalid: int
     ) -> tuple[float, dict[str, Any]]:
-        """The reward and the end-of-episode ``info`` (without ``action_mask``)."""
+        """The reward and the end-of-episode ``info`` (without ``action_mask``); ``queries`` (2)
+        is what the episode spent on the evaluator."""
         cb, ca = genotype_cost(before), genotype_cost(after)
         reward = acc_after - acc_before
         if self.cost_weight:
@@ -214,6 +214,7 @@ class Transform:
         if self.invalid_action == "penalty":
             reward -= self.invalid_penalty * invalid
         info = {
+            "queries": 2,
             "acc_before": float(acc_before),
             "acc_after": float(acc_after),
             "params_before": cb.params,
@@ -244,6 +245,11 @@ def check_action(action: Any, n: int) -> np.ndarray:
     if arr.min() < 0 or arr.max() >= NUM_OPS:
         raise InvalidActionError(f"action: op indices must be in 0..{NUM_OPS - 1}, got {arr.tolist()}")
     return arr.astype(np.int64)
+
+
+def flat_ops(genotype: Genotype) -> np.ndarray:
+    """The op index of every edge, normal cell then reduce cell (the action order)."""
+    return np.concatenate([cell.op_indices for cell in genotype.cells])
 
 
 def mask_tuple(mask: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from natgym.envs.cell import NATCellEnv
+from natgym import graph
+from natgym.envs.core import HonestSpec, Transform, bind_evaluator, check_render_mode, flat_ops
 from natgym.errors import InvalidActionError
 from natgym.genotype import Genotype
 from natgym.render import ansi_table, draw_transformation
+from natgym.reward import Evaluator
 from natgym.space import NUM_OPS
+from natgym.spec import EvaluatorPool, EvaluatorSpec
 
 
-class NATCellSeqEnv(NATCellEnv):
+class NATCellSeqEnv(HonestSpec, gym.Env):
     """Neural Architecture Transformer as a multi-step MDP: one edge per step.
 
     The input pair and its ``2E`` edges (normal cell then reduce cell, ``E = 2 * steps``) are
@@ -50,20 +55,41 @@ class NATCellSeqEnv(NATCellEnv):
 
     ## Arguments
 
-    Those of :class:`NATCellEnv`.
+    Those of :class:`~natgym.envs.cell.NATCellEnv`. The reset ``info`` holds ``action_mask``,
+    ``edge`` (0) and ``genotype`` (the input, as a DARTS string).
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}
+
+    def __init__(
+        self,
+        steps: int = 4,
+        rule: str = "natpp",
+        arch: Any = None,
+        invalid_action: str = "keep",
+        invalid_penalty: float = 0.01,
+        cost_weight: float = 0.0,
+        reward: Evaluator | EvaluatorSpec | Mapping[str, Any] | str | os.PathLike | None = None,
+        pool: EvaluatorPool | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        self.transform = Transform.build(steps, rule, arch, invalid_action, invalid_penalty, cost_weight)
+        self.steps = self.transform.steps
+        self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
+        self.evaluator = bind_evaluator(reward, pool, self.steps)
         n_edges = self.transform.n_edges
         self.observation_space = spaces.Dict(
             {
-                **{k: v for k, v in self.observation_space.spaces.items() if k != "action_mask"},
+                **graph.observation_space(self.steps).spaces,
                 "current_edge": spaces.MultiBinary(n_edges),
                 "action_mask": spaces.MultiBinary(NUM_OPS),
             }
         )
         self.action_space = spaces.Discrete(NUM_OPS)
+        self.input: Genotype | None = None
+        self.genotype: Genotype | None = None
+        self.done = False
+        self.last_info: dict[str, Any] = {}
         self.edge = 0
         self.targets = np.zeros(n_edges, np.int64)
         self.invalid = 0
@@ -71,17 +97,16 @@ class NATCellSeqEnv(NATCellEnv):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        gym.Env.reset(self, seed=seed)
-        self._start(options)
-        self.input = self.genotype
-        self.targets = self._ops(self.genotype)
-        self.edge, self.invalid = 0, 0
-        obs = self._observation(self.genotype)
-        return obs, {"action_mask": obs["action_mask"].copy(), "edge": 0}
+        super().reset(seed=seed)
+        self.input = self.genotype = self.transform.start(options, self.np_random)
+        self.targets = flat_ops(self.genotype)
+        self.edge, self.invalid, self.done, self.last_info = 0, 0, False, {}
+        obs = self._observation()
+        return obs, {"action_mask": obs["action_mask"].copy(), "edge": 0, "genotype": self.input.to_darts()}
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         self._require_reset()
-        if self.before is not None:
+        if self.done:
             raise gym.error.ResetNeeded("step: the episode is over; call reset()")
         target = self._check(action)
         if self.transform.check_op(self.edge, int(self.targets[self.edge]), target):
@@ -93,20 +118,24 @@ class NATCellSeqEnv(NATCellEnv):
         e = 2 * self.steps
         self.genotype = self.input.with_ops(self.targets[:e], self.targets[e:])
         self.edge += 1
-        obs = self._observation(self.genotype)
+        obs = self._observation()
         if self.edge < self.transform.n_edges:
             return obs, -penalty, False, False, {"action_mask": obs["action_mask"].copy(), "edge": self.edge}
         acc = self.evaluator.accuracy([self.input, self.genotype])
         reward, info = self.transform.outcome(self.input, self.genotype, float(acc[0]), float(acc[1]), 0)
         info["invalid_edges"] = self.invalid
         info["action_mask"] = obs["action_mask"].copy()
-        self.before, self.last_info = self.input, info
+        self.done, self.last_info = True, info
         return obs, reward - penalty, True, False, info
 
     def action_masks(self) -> np.ndarray:
         """Bool mask of the current edge's 13 targets (for sb3-contrib ``MaskablePPO``)."""
         self._require_reset()
         return self._mask().astype(bool)
+
+    def _require_reset(self) -> None:
+        if self.genotype is None:
+            raise gym.error.ResetNeeded("call reset() before step() or action_masks()")
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None or self.genotype is None:
@@ -120,8 +149,8 @@ class NATCellSeqEnv(NATCellEnv):
             return np.zeros(NUM_OPS, np.int8)
         return self.transform.mask(self.targets[self.edge]).astype(np.int8)
 
-    def _observation(self, genotype: Genotype) -> dict[str, np.ndarray]:
-        obs = super()._observation(genotype)
+    def _observation(self) -> dict[str, np.ndarray]:
+        obs = graph.encode(self.genotype)
         current = np.zeros(self.transform.n_edges, np.int8)
         if self.edge < self.transform.n_edges:
             current[self.edge] = 1

@@ -3,13 +3,13 @@
 ``gymnasium.make_vec("NAT-Cell-v0", num_envs=N)`` builds :class:`NATCellVectorEnv` (the id's
 ``vector_entry_point``). Its ``step`` applies the N actions, then scores all 2N genotypes (N
 inputs, N outputs) in a single ``evaluator.accuracy`` call -- one supernet batch instead of N --
-and returns the batched results. All sub-envs share the process's evaluator.
+and returns the batched results. All sub-envs score with the vector env's one evaluator.
 
 Other ways to vectorise:
 
 * ``gymnasium.make_vec(..., vectorization_mode="sync")`` and SB3's ``DummyVecEnv`` run N ordinary
-  envs in this process; they share one evaluator through the process cache
-  (:func:`natgym.envs.core.shared_evaluator`) but score each env separately.
+  envs in this process; they share one evaluator when given one (``reward=evaluator``) or one
+  :class:`natgym.spec.EvaluatorPool` (``pool=pool``), and score each env separately.
 * ``AsyncVectorEnv`` runs each env in its own process. Use the ``spawn`` start method (torch and
   ``fork`` do not mix)::
 
@@ -17,29 +17,41 @@ Other ways to vectorise:
                                 vector_kwargs={"context": "spawn"})
 
   Each worker imports natgym and loads the supernet from the on-disk cache, so train it once
-  first (make one env in the main process, or pass ``supernet=<checkpoint path>``); each worker
+  first (make one env in the main process, or pass ``reward=<checkpoint path>``); each worker
   holds its own copy in memory. Scripts that create it need the ``if __name__ == "__main__":``
   guard that ``spawn`` requires.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
-from natgym.envs.cell import NATCellEnv
-from natgym.envs.core import honest_spec
+from natgym import graph
+from natgym.envs.core import HonestSpec, Transform, bind_evaluator, check_render_mode, flat_ops, mask_tuple
 from natgym.errors import ConfigError
+from natgym.genotype import Genotype
+from natgym.render import ansi_table, draw_transformation
+from natgym.reward import Evaluator
+from natgym.space import NUM_OPS
+from natgym.spec import EvaluatorPool, EvaluatorSpec
 
 
-class NATCellVectorEnv(VectorEnv):
+class NATCellVectorEnv(HonestSpec, VectorEnv):
     """``num_envs`` NAT-Cell-v0 environments stepped together with one batched reward call.
 
-    Observations, actions, rewards and infos are batched as by ``SyncVectorEnv`` and the
-    results equal N separate envs' (same seeds, same actions, deterministic evaluator).
+    Built from the same :class:`~natgym.envs.core.Transform` and evaluator as
+    :class:`~natgym.envs.cell.NATCellEnv`, with one episode state and random generator per
+    sub-env. Observations, actions, rewards and infos are batched as by ``SyncVectorEnv`` and
+    the results equal N separate envs' (same seeds, same actions, deterministic evaluator).
     ``autoreset_mode`` is ``NEXT_STEP`` (Gymnasium's default: the step after an episode's end
     resets that env and pays 0) or ``SAME_STEP`` (the step that ends an episode returns the next
     episode's first observation, the last one in ``info["final_obs"]`` with
@@ -48,14 +60,24 @@ class NATCellVectorEnv(VectorEnv):
     """
 
     metadata = {
-        "render_modes": NATCellEnv.metadata["render_modes"],
+        "render_modes": ["ansi", "rgb_array"],
         "render_fps": 1,
         "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
-    _spec = None
 
     def __init__(
-        self, num_envs: int = 1, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, **kwargs: Any
+        self,
+        num_envs: int = 1,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        steps: int = 4,
+        rule: str = "natpp",
+        arch: Any = None,
+        invalid_action: str = "keep",
+        invalid_penalty: float = 0.01,
+        cost_weight: float = 0.0,
+        reward: Evaluator | EvaluatorSpec | Mapping[str, Any] | str | os.PathLike | None = None,
+        pool: EvaluatorPool | None = None,
+        render_mode: str | None = None,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ConfigError(f"num_envs: expected a positive integer, got {num_envs!r}")
@@ -68,28 +90,29 @@ class NATCellVectorEnv(VectorEnv):
             raise ConfigError(
                 f"autoreset_mode: unsupported {autoreset_mode!r}; allowed: {', '.join(m.name for m in modes)}"
             )
-        self.envs = [NATCellEnv(**kwargs)]
-        kwargs["supernet"] = self.envs[0].evaluator
-        self.envs += [NATCellEnv(**kwargs) for _ in range(int(num_envs) - 1)]
-        self.evaluator = self.envs[0].evaluator
+        self.transform = Transform.build(steps, rule, arch, invalid_action, invalid_penalty, cost_weight)
+        self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
+        self.evaluator = bind_evaluator(reward, pool, self.transform.steps)
         self.num_envs = int(num_envs)
-        self.render_mode = self.envs[0].render_mode
         self.metadata = {**self.metadata, "autoreset_mode": mode}
         self.autoreset_mode = mode
-        self.single_observation_space = self.envs[0].observation_space
-        self.single_action_space = self.envs[0].action_space
+        n_edges = self.transform.n_edges
+        self.single_observation_space = spaces.Dict(
+            {
+                **graph.observation_space(self.transform.steps).spaces,
+                "action_mask": spaces.MultiBinary((n_edges, NUM_OPS)),
+            }
+        )
+        self.single_action_space = spaces.MultiDiscrete(np.full(n_edges, NUM_OPS))
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._rngs: list[np.random.Generator | None] = [None] * self.num_envs
+        self.genotypes: list[Genotype | None] = [None] * self.num_envs
+        """Each sub-env's current genotype (the input, or the result once its episode ended)."""
+        self.befores: list[Genotype | None] = [None] * self.num_envs
+        """Each sub-env's input once its episode ended (None while it runs)."""
+        self.last_infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         self._autoreset = np.zeros(self.num_envs, bool)
-
-    @property
-    def spec(self):
-        """The registration spec; ``nondeterministic`` is forced True for a nondeterministic evaluator."""
-        return self._spec
-
-    @spec.setter
-    def spec(self, value) -> None:
-        self._spec = honest_spec(value, self.evaluator)
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
@@ -103,8 +126,8 @@ class NATCellVectorEnv(VectorEnv):
             if len(seeds) != self.num_envs:
                 raise ConfigError(f"seed: expected {self.num_envs} seeds (one per env), got {len(seeds)}")
         obs, infos = [], {}
-        for i, (env, s) in enumerate(zip(self.envs, seeds)):
-            o, info = env.reset(seed=s, options=options)
+        for i, s in enumerate(seeds):
+            o, info = self._reset_one(i, s, options)
             obs.append(o)
             infos = self._add_info(infos, info, i)
         self._autoreset[:] = False
@@ -114,11 +137,18 @@ class NATCellVectorEnv(VectorEnv):
         self, actions: Any
     ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every sub-env; all rewards of this call come from one evaluator call."""
+        if any(g is None for g in self.genotypes):
+            raise gym.error.ResetNeeded("call reset() before step()")
         actions = list(iterate(self.action_space, np.asarray(actions)))
         if len(actions) != self.num_envs:
             raise ConfigError(f"actions: expected a batch of {self.num_envs} actions, got {len(actions)}")
         stepping = [i for i in range(self.num_envs) if not self._autoreset[i]]
-        pending = {i: self.envs[i]._transform(actions[i]) for i in stepping}
+        for i in stepping:
+            if self.befores[i] is not None:
+                raise gym.error.ResetNeeded(f"step: the episode of env {i} is over; call reset()")
+        pending = {
+            i: (self.genotypes[i], *self.transform.apply(self.genotypes[i], actions[i])) for i in stepping
+        }
         genotypes = [p[0] for p in pending.values()] + [p[1] for p in pending.values()]
         acc = self.evaluator.accuracy(genotypes) if genotypes else np.zeros(0)
         n = len(pending)
@@ -128,16 +158,20 @@ class NATCellVectorEnv(VectorEnv):
         infos: dict[str, Any] = {}
         for i in range(self.num_envs):
             if i not in pending:
-                obs[i], info = self.envs[i].reset()
+                obs[i], info = self._reset_one(i, None, None)
             else:
                 j = stepping.index(i)
                 before, after, invalid = pending[i]
-                obs[i], rewards[i], terminated[i], _, info = self.envs[i]._finish(
+                rewards[i], info = self.transform.outcome(
                     before, after, float(acc[j]), float(acc[n + j]), invalid
                 )
+                terminated[i] = True
+                self.befores[i], self.genotypes[i], self.last_infos[i] = before, after, info
+                obs[i] = self.transform.observe(after)
+                info["action_mask"] = mask_tuple(obs[i]["action_mask"])
                 if self.autoreset_mode == AutoresetMode.SAME_STEP:
                     infos = self._add_info(infos, {"final_obs": obs[i], "final_info": info}, i)
-                    obs[i], info = self.envs[i].reset()
+                    obs[i], info = self._reset_one(i, None, None)
             infos = self._add_info(infos, info, i)
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             self._autoreset = terminated.copy()
@@ -145,13 +179,33 @@ class NATCellVectorEnv(VectorEnv):
 
     def action_masks(self) -> np.ndarray:
         """``(num_envs, 2E * 13)`` bool masks, one flat row per sub-env."""
-        return np.stack([env.action_masks() for env in self.envs])
+        if any(g is None for g in self.genotypes):
+            raise gym.error.ResetNeeded("call reset() before action_masks()")
+        return np.stack([self.transform.mask(flat_ops(g)).reshape(-1) for g in self.genotypes])
 
     def render(self) -> tuple[Any, ...] | None:
-        """Each sub-env's ``render()``."""
+        """Each sub-env's rendering, as :meth:`NATCellEnv.render <natgym.envs.cell.NATCellEnv.render>`."""
         if self.render_mode is None:
             return None
-        return tuple(env.render() for env in self.envs)
+        out = []
+        for genotype, before, info in zip(self.genotypes, self.befores, self.last_infos):
+            if genotype is None:
+                out.append(None)
+            elif self.render_mode == "ansi":
+                out.append(ansi_table(before or genotype, genotype, info))
+            else:
+                out.append(draw_transformation(before or genotype, genotype))
+        return tuple(out)
+
+    def _reset_one(
+        self, i: int, seed: int | None, options: dict[str, Any] | None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        if seed is not None or self._rngs[i] is None:
+            self._rngs[i], _ = seeding.np_random(seed)
+        genotype = self.transform.start(options, self._rngs[i])
+        self.genotypes[i], self.befores[i], self.last_infos[i] = genotype, None, {}
+        obs = self.transform.observe(genotype)
+        return obs, {"action_mask": mask_tuple(obs["action_mask"]), "genotype": genotype.to_darts()}
 
     def _batch(self, obs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         out = create_empty_array(self.single_observation_space, self.num_envs)

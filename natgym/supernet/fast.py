@@ -1,9 +1,10 @@
 """Fast inference forward of a :class:`~natgym.supernet.model.Supernet` for reward evaluation.
 
-Same network, same weights, same de-duplication (genotypes whose computation so far is identical
-share one block of ``n`` images; every distinct (source, op, block) at an edge slot is computed
-once, the genotypes using one op at one position in one call) and the same per-architecture batch
-statistics as ``Supernet.forward`` -- but functional and laid out for small CPU tensors, where the
+Same network, same weights, the same batching plan (:mod:`natgym.supernet.plan`: genotypes whose
+computation so far is identical share one block of ``n`` images; every distinct (source, op,
+block) at an edge slot is computed once, the genotypes using one op at one position in one call)
+and the same per-architecture batch statistics as ``Supernet.forward`` -- but functional and laid
+out for small CPU tensors, where the
 module forward costs many times its arithmetic in kernel calls, copies and slow kernel paths:
 
 * activations are NHWC tensors; convolutions run on their channels-last NCHW view (no copies),
@@ -35,9 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from natgym.genotype import Cell, Genotype
+from natgym.genotype import Genotype
 from natgym.ops import DilConv, FactorizedReduce, Identity, PoolBN, ReLUConvBN, SepConv, Zero
-from natgym.supernet.model import BlockBatchNorm, SuperCell, Supernet, _dedupe, slot_groups
+from natgym.supernet.model import BlockBatchNorm, SuperCell, Supernet
+from natgym.supernet.plan import AddPlan, CellPlan, ConcatPlan, SlotPlan
 
 _MIN_SEPARABLE_PIXELS = 64
 """Stride-1 pools use separable strided-view reductions from this many pixels per map (8x8) up;
@@ -174,8 +176,9 @@ Op = Callable[[torch.Tensor, "torch.Tensor | None", int], torch.Tensor]
 def _compile(module: nn.Module) -> tuple[Op, bool]:
     """``module`` as a function of (x, relu(x), n) and whether it reads relu(x)."""
     if isinstance(module, SepConv):
-        dw1, pw1, dw2, pw2 = _conv(module[1]), _conv(module[2]), _conv(module[5]), _conv(module[6])
-        e1, e2 = _eps(module[3]), _eps(module[7])
+        dw1, pw1 = _conv(module.depthwise1), _conv(module.pointwise1)
+        dw2, pw2 = _conv(module.depthwise2), _conv(module.pointwise2)
+        e1, e2 = _eps(module.norm1), _eps(module.norm2)
 
         def sep(x: torch.Tensor, xr: torch.Tensor | None, n: int) -> torch.Tensor:
             h = torch.relu_(_bn(pw1(dw1(xr)), e1, n))
@@ -183,10 +186,10 @@ def _compile(module: nn.Module) -> tuple[Op, bool]:
 
         return sep, True
     if isinstance(module, DilConv):
-        dw, pw, e = _conv(module[1]), _conv(module[2]), _eps(module[3])
+        dw, pw, e = _conv(module.depthwise), _conv(module.pointwise), _eps(module.norm)
         return (lambda x, xr, n: _bn(pw(dw(xr)), e, n)), True
     if isinstance(module, ReLUConvBN):
-        conv, e = _conv(module[1]), _eps(module[2])
+        conv, e = _conv(module.conv), _eps(module.norm)
         return (lambda x, xr, n: _bn(conv(xr), e, n)), True
     if isinstance(module, FactorizedReduce):
         c1, c2, e = _conv(module.conv_1), _conv(module.conv_2), _eps(module.norm)
@@ -199,7 +202,7 @@ def _compile(module: nn.Module) -> tuple[Op, bool]:
 
         return reduce, True
     if isinstance(module, PoolBN):
-        (pool, _), e = _compile(module[0]), _eps(module[1])
+        (pool, _), e = _compile(module.pool), _eps(module.norm)
         return (lambda x, xr, n: _bn(pool(x, xr, n), e, n)), False
     if isinstance(module, nn.MaxPool2d):
         pool = _max_pool(module)
@@ -273,66 +276,43 @@ class _Node:
         return torch.cat([self.relus[b] for b in ids])
 
 
-def _slot(
-    table: dict, nodes: list[_Node | None], cells: Sequence[Cell], node: int, slot: int, n: int
-) -> _Node | None:
-    """Output of edge ``slot`` for every genotype, each distinct (src, op, block) computed once;
-    the genotypes using the same op at this position run in one call."""
-    grouped = slot_groups(nodes, cells, slot)
-    if grouped is None:
-        return None
-    unique, index, groups = grouped
+def _slot(table: dict, nodes: list[_Node | None], node: int, plan: SlotPlan, n: int) -> _Node:
+    """Output of one edge slot: each op run once on all the blocks that use it."""
     blocks: list[torch.Tensor] = []
-    where: dict[tuple[int, int, int], int] = {}
-    for (src, op_i), ids in groups.items():
+    for src, op_i, ids in plan.runs:
         op, reads_relu = table[(src, node)][op_i]
-        state = nodes[src]
+        state, ids = nodes[src], list(ids)
         out = op(state.batch(ids), state.relu(ids) if reads_relu else None, n)
-        for b, part in zip(ids, out.split(n) if len(ids) > 1 else (out,)):
-            where[(src, op_i, b)] = len(blocks)
-            blocks.append(part)
-    return _Node(blocks, tuple(-1 if unique[k] is None else where[unique[k]] for k in index))
+        blocks.extend(out.split(n) if len(ids) > 1 else (out,))
+    return _Node(blocks, plan.index)
 
 
-def _add(a: _Node | None, b: _Node | None) -> _Node | None:
-    """Sum of a node's two edge outputs per genotype, each distinct pair of blocks added once."""
+def _add(a: _Node | None, b: _Node | None, plan: AddPlan | None) -> _Node | None:
+    """Sum of a node's two slot outputs per genotype, each distinct pair of blocks added once."""
     if a is None or b is None:
         return a if b is None else b
-    unique, index = _dedupe(list(zip(a.index, b.index)))
-    blocks, remap = [], {}
-    for k, (i, j) in enumerate(unique):
-        if i < 0 and j < 0:
-            continue
-        remap[k] = len(blocks)
-        blocks.append(b.blocks[j] if i < 0 else a.blocks[i] if j < 0 else a.blocks[i] + b.blocks[j])
-    return _Node(blocks, tuple(remap.get(k, -1) for k in index))
+    blocks = [
+        b.blocks[j] if i < 0 else a.blocks[i] if j < 0 else a.blocks[i] + b.blocks[j] for i, j in plan.pairs
+    ]
+    return _Node(blocks, plan.index)
 
 
-def _concat(
-    nodes: list[_Node | None], cells: Sequence[Cell], n: int, zero: torch.Tensor, rectify: bool
-) -> _Node:
+def _concat(nodes: list[_Node | None], plan: ConcatPlan, n: int, zero: torch.Tensor, rectify: bool) -> _Node:
     """Cell output: the intermediate nodes side by side on the channel axis (zeros outside each
     genotype's ``concat``), all distinct outputs in one tensor; ``rectify``: of relu(nodes)."""
-    keys = [
-        tuple(node.index[i] if node is not None and j + 2 in c.concat else -1 for j, node in enumerate(nodes))
-        for i, c in enumerate(cells)
+    rows = [
+        [zero if b < 0 else node.relu([b]) if rectify else node.blocks[b] for b, node in zip(key, nodes)]
+        for key in plan.rows
     ]
-    unique, index = _dedupe(keys)
-    rows = []
-    for key in unique:
-        parts = []
-        for b, node in zip(key, nodes):
-            parts.append(zero if b < 0 else node.relu([b]) if rectify else node.blocks[b])
-        rows.append(parts)
     if len(rows) == 1:
-        return _Node.of(torch.cat(rows[0], dim=3), index, n)
+        return _Node.of(torch.cat(rows[0], dim=3), plan.index, n)
     if torch.is_grad_enabled():
-        return _Node.of(torch.cat([torch.cat(parts, dim=3) for parts in rows]), index, n)
+        return _Node.of(torch.cat([torch.cat(parts, dim=3) for parts in rows]), plan.index, n)
     h, w = zero.shape[1:3]
     out = zero.new_empty(len(rows) * n, h, w, zero.shape[3] * len(nodes))
     for u, parts in enumerate(rows):
         torch.cat(parts, dim=3, out=out[u * n : (u + 1) * n])
-    return _Node.of(out, index, n)
+    return _Node.of(out, plan.index, n)
 
 
 def _cell(
@@ -340,7 +320,7 @@ def _cell(
     s0: _Node,
     s1: _Node,
     rectified: tuple[bool, bool],
-    cells: Sequence[Cell],
+    plan: CellPlan,
     n: int,
     rectify: bool,
 ) -> _Node:
@@ -353,13 +333,13 @@ def _cell(
         x = s.whole
         xr = x if done else s.relu(list(range(len(s.blocks))))
         nodes.append(_Node.of(pre(x, xr, n), s.index, n))
-    for node in range(2, cell.steps + 2):
-        slots = [_slot(table, nodes, cells, node, slot, n) for slot in (2 * node - 4, 2 * node - 3)]
-        nodes.append(_add(slots[0], slots[1]))
+    for node, node_plan in enumerate(plan.nodes, start=2):
+        a, b = (None if sp is None else _slot(table, nodes, node, sp, n) for sp in node_plan.slots)
+        nodes.append(_add(a, b, node_plan.add))
     pre = nodes[1].whole
     h, w = ((pre.shape[1] + 1) // 2, (pre.shape[2] + 1) // 2) if cell.reduction else pre.shape[1:3]
     zero = pre.new_zeros(n, h, w, cell.channels)
-    return _concat(nodes[2:], cells, n, zero, rectify)
+    return _concat(nodes[2:], plan.concat, n, zero, rectify)
 
 
 def infer(model: Supernet, x: torch.Tensor, genotypes: Sequence[Genotype]) -> torch.Tensor:
@@ -374,12 +354,10 @@ def infer(model: Supernet, x: torch.Tensor, genotypes: Sequence[Genotype]) -> to
         stem_op = _TABLES[stem_conv] = _conv(stem_conv)
     stem = _Node.of(_bn(stem_op(_nhwc(x5.reshape(-1, *x5.shape[2:]))), _eps(stem_norm), n), index, n)
     s0 = s1 = stem
-    normals = [gen.normal for gen in genotypes]
-    reduces = [gen.reduce for gen in genotypes]
     last = len(model.cells) - 1
-    for i, cell in enumerate(model.cells):
+    for i, (cell, plan) in enumerate(zip(model.cells, model.plan(genotypes, index))):
         # every cell output but the last is only read through a ReLU: keep it rectified
-        out = _cell(cell, s0, s1, (i > 1, i > 0), reduces if cell.reduction else normals, n, rectify=i < last)
+        out = _cell(cell, s0, s1, (i > 1, i > 0), plan, n, rectify=i < last)
         s0, s1 = s1, out
     logits = model.classifier(s1.whole.mean(dim=(1, 2)))
     logits = logits.view(-1, n, logits.shape[-1])

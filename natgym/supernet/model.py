@@ -14,9 +14,9 @@ concatenated (fixed width ``steps * C``); nodes outside a genotype's ``concat`` 
 With ``pool_norm`` every pooling op is followed by the supernet's norm (:class:`~natgym.ops.PoolBN`,
 as in the DARTS search network); the stand-alone network keeps plain pooling either way.
 
-**Batch normalisation.** No affine parameters (SPEC) and **no running statistics**: every norm
-layer normalises with the statistics of the current batch, computed *separately for each
-architecture*. Running averages accumulated while training over thousands of sampled
+**Batch normalisation.** No affine parameters (docs/method.md section 6) and **no running
+statistics**: every norm layer normalises with the statistics of the current batch, computed
+*separately for each architecture*. Running averages accumulated while training over thousands of sampled
 architectures describe none of them, and a single genotype's activations can be far from that
 mixture (e.g. a cell of pools vs. one of convolutions), so evaluating with them would score an
 architecture partly by how typical it is. Batch statistics per architecture are what the network
@@ -32,9 +32,10 @@ activations without duplicates: genotypes whose computation so far is identical 
 before/after pair that differs only in its reduce cell shares every normal cell before the first
 reduction). At each edge slot every distinct (from, op, input block) is computed once, and the
 genotypes using the same op at the same position run in one call. Null edges cost nothing and
-skip connections are additions. Results equal one-genotype-at-a-time forwards. The reward
-evaluator runs the same computation on CPU through :func:`natgym.supernet.fast.infer` (functional,
-NHWC, same weights; equal up to float rounding).
+skip connections are additions. Results equal one-genotype-at-a-time forwards. Which blocks exist
+is worked out once, from the genotypes alone, by :func:`natgym.supernet.plan.plan_network`; this
+module's forward and the reward evaluator's CPU forward :func:`natgym.supernet.fast.infer`
+(functional, NHWC, same weights; equal up to float rounding) both execute that plan.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ from torch import nn
 
 from natgym.cost import reduction_layers
 from natgym.errors import ConfigError, GenotypeError
-from natgym.genotype import Cell, Genotype
+from natgym.genotype import Genotype
 from natgym.ops import FactorizedReduce, Identity, ReLUConvBN, make_op
-from natgym.space import NULL, OP_INDEX, OPS
+from natgym.space import OPS, edge_stride
+from natgym.supernet.plan import AddPlan, CellPlan, ConcatPlan, SlotPlan, plan_network
 
 
 @dataclass(frozen=True)
@@ -145,13 +147,6 @@ def _gather(t: torch.Tensor, blocks: Sequence[int], n: int) -> torch.Tensor:
     return torch.cat([zero if b < 0 else t[b * n : (b + 1) * n] for b in blocks], dim=0)
 
 
-def _dedupe(keys: Sequence) -> tuple[list, tuple[int, ...]]:
-    """Unique keys in order of first appearance and each key's position among them."""
-    unique: dict = {}
-    index = tuple(unique.setdefault(k, len(unique)) for k in keys)
-    return list(unique), index
-
-
 class SuperCell(nn.Module):
     """One cell of the supernet: preprocessing and all 13 ops at every (from, to) position."""
 
@@ -175,104 +170,58 @@ class SuperCell(nn.Module):
         for dst in range(2, steps + 2):
             for src in range(dst):
                 self.position[(src, dst)] = len(positions)
-                stride = 2 if reduction and src < 2 else 1
+                stride = edge_stride(reduction, src)
                 positions.append(nn.ModuleList(make_op(name, c, stride, norm, pool_norm) for name in OPS))
         self.ops = nn.ModuleList(positions)
 
-    def forward(self, s0: _State, s1: _State, cells: Sequence[Cell], n: int) -> _State:
-        """Run the cell for genotype cells ``cells`` on deduplicated inputs; each distinct
-        (op, input block) is computed once."""
+    def forward(self, s0: _State, s1: _State, plan: CellPlan, n: int) -> _State:
+        """Run the cell's :class:`~natgym.supernet.plan.CellPlan` on deduplicated inputs; each
+        distinct (op, input block) is computed once."""
         states: list[_State | None] = [
             _State(self.pre0(s0.tensor), s0.index),
             _State(self.pre1(s1.tensor), s1.index),
         ]
-        for node in range(2, self.steps + 2):
-            slots = [self._slot(states, cells, node, slot, n) for slot in (2 * node - 4, 2 * node - 3)]
-            states.append(_add(slots[0], slots[1], n))
+        for node, node_plan in enumerate(plan.nodes, start=2):
+            a, b = (None if sp is None else self._slot(states, node, sp, n) for sp in node_plan.slots)
+            states.append(_add(a, b, node_plan.add, n))
         pre = states[1].tensor[:n]
         h, w = ((pre.shape[2] + 1) // 2, (pre.shape[3] + 1) // 2) if self.reduction else pre.shape[2:]
         zero = pre.new_zeros(n, self.channels, h, w)
         if not pre.is_contiguous() and pre.is_contiguous(memory_format=torch.channels_last):
             zero = zero.contiguous(memory_format=torch.channels_last)
-        return self._concat(states[2:], cells, n, zero)
+        return _concat(states[2:], plan.concat, n, zero)
 
-    def _slot(
-        self, states: list[_State | None], cells: Sequence[Cell], node: int, slot: int, n: int
-    ) -> _State | None:
-        """Output of edge ``slot`` for every genotype, each distinct (src, op, block) once."""
-        grouped = slot_groups(states, cells, slot)
-        if grouped is None:
-            return None
-        unique, index, groups = grouped
-        outputs, offset, where = [], 0, {}
-        for (src, op_i), blocks in groups.items():
+    def _slot(self, states: list[_State | None], node: int, plan: SlotPlan, n: int) -> _State:
+        """Output of one edge slot: each op module run once on all the blocks that use it."""
+        outputs = []
+        for src, op_i, blocks in plan.runs:
             module = self.ops[self.position[(src, node)]][op_i]
             x = _gather(states[src].tensor, blocks, n)
             outputs.append(x if isinstance(module, Identity) else module(x))
-            where.update({(src, op_i, b): offset + j for j, b in enumerate(blocks)})
-            offset += len(blocks)
-        tensor = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=0)
-        return _State(tensor, tuple(-1 if unique[k] is None else where[unique[k]] for k in index))
-
-    @staticmethod
-    def _concat(nodes: list[_State | None], cells: Sequence[Cell], n: int, zero: torch.Tensor) -> _State:
-        """Cell output: the intermediate nodes side by side (zeros outside each ``concat``)."""
-        keys = [
-            tuple(
-                node.index[i] if node is not None and j + 2 in cell.concat else -1
-                for j, node in enumerate(nodes)
-            )
-            for i, cell in enumerate(cells)
-        ]
-        unique, index = _dedupe(keys)
-        parts = []
-        for j, node in enumerate(nodes):
-            blocks = [key[j] for key in unique]
-            if node is None or all(b < 0 for b in blocks):
-                parts.append(zero if len(unique) == 1 else torch.cat([zero] * len(unique)))
-            else:
-                parts.append(_gather(node.tensor, blocks, n))
-        return _State(torch.cat(parts, dim=1), index)
+        return _State(outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=0), plan.index)
 
 
-def slot_groups(
-    states: Sequence, cells: Sequence[Cell], slot: int
-) -> tuple[list, tuple[int, ...], dict[tuple[int, int], list[int]]] | None:
-    """Work plan of edge ``slot`` for every genotype (None when every edge is null or reads a
-    zero node): the distinct (src, op, block) keys, each genotype's position among them, and the
-    input blocks grouped by (src, op) so each op module runs once on all blocks that use it.
-    ``states[src].index[i]`` is genotype i's block of node ``src`` (-1: zero)."""
-    keys = []
-    for i, cell in enumerate(cells):
-        op, src, _ = cell.edges[slot]
-        state, op_i = states[src], OP_INDEX[op]
-        block = -1 if state is None or op_i == NULL else state.index[i]
-        keys.append(None if block < 0 else (src, op_i, block))
-    unique, index = _dedupe(keys)
-    if unique == [None]:
-        return None
-    groups: dict[tuple[int, int], list[int]] = {}
-    for key in unique:
-        if key is not None:
-            groups.setdefault(key[:2], []).append(key[2])
-    return unique, index, groups
-
-
-def _add(a: _State | None, b: _State | None, n: int) -> _State | None:
-    """Sum of two edge outputs per genotype, each distinct pair of blocks added once."""
+def _add(a: _State | None, b: _State | None, plan: AddPlan | None, n: int) -> _State | None:
+    """Sum of a node's two slot outputs per genotype, each distinct pair of blocks added once."""
     if a is None or b is None:
         return a if b is None else b
-    if a.index == b.index:
-        return _State(a.tensor + b.tensor, a.index)
-    pairs = list(zip(a.index, b.index))
-    unique, index = _dedupe(pairs)
-    if (-1, -1) in unique:
-        kept = [p for p in unique if p != (-1, -1)]
-        remap = {p: i for i, p in enumerate(kept)}
-        index = tuple(-1 if unique[k] == (-1, -1) else remap[unique[k]] for k in index)
-        unique = kept
-    summed = _gather(a.tensor, [p[0] for p in unique], n) + _gather(b.tensor, [p[1] for p in unique], n)
-    return _State(summed, index)
+    if plan.aligned:
+        return _State(a.tensor + b.tensor, plan.index)
+    left = _gather(a.tensor, [p[0] for p in plan.pairs], n)
+    summed = left + _gather(b.tensor, [p[1] for p in plan.pairs], n)
+    return _State(summed, plan.index)
+
+
+def _concat(nodes: list[_State | None], plan: ConcatPlan, n: int, zero: torch.Tensor) -> _State:
+    """Cell output: the intermediate nodes side by side (zeros outside each ``concat``)."""
+    parts = []
+    for j, node in enumerate(nodes):
+        blocks = [row[j] for row in plan.rows]
+        if node is None or all(b < 0 for b in blocks):
+            parts.append(zero if len(plan.rows) == 1 else torch.cat([zero] * len(plan.rows)))
+        else:
+            parts.append(_gather(node.tensor, blocks, n))
+    return _State(torch.cat(parts, dim=1), plan.index)
 
 
 class Supernet(nn.Module):
@@ -339,14 +288,17 @@ class Supernet(nn.Module):
             )
         return genotypes, x5, tuple(range(g)) if x5.shape[0] > 1 else (0,) * g
 
+    def plan(self, genotypes: Sequence[Genotype], stem: tuple[int, ...]) -> tuple[CellPlan, ...]:
+        """The batching plan of every cell (:func:`natgym.supernet.plan.plan_network`)."""
+        reductions = tuple(cell.reduction for cell in self.cells)
+        return plan_network(tuple(genotypes), reductions, tuple(stem))
+
     def forward(self, x: torch.Tensor, genotypes: Sequence[Genotype]) -> torch.Tensor:
         genotypes, x5, index = self.prepare(x, genotypes)
         g, n = len(genotypes), x5.shape[1]
         self._blocks.block = n
         s0 = s1 = _State(self.stem(x5.reshape(-1, *x5.shape[2:])), index)
-        normals = [gen.normal for gen in genotypes]
-        reduces = [gen.reduce for gen in genotypes]
-        for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1, reduces if cell.reduction else normals, n)
+        for cell, plan in zip(self.cells, self.plan(genotypes, index)):
+            s0, s1 = s1, cell(s0, s1, plan, n)
         logits = self.classifier(s1.tensor.mean(dim=(2, 3)))
         return _gather(logits, s1.index, n).view(g, n, -1)

@@ -40,9 +40,11 @@ import torch.nn.functional as F
 
 from natgym import zoo
 from natgym.data import DATASETS, Dataset, load_dataset
+from natgym.device import resolve_device
 from natgym.errors import ConfigError
-from natgym.files import load_checkpoint
+from natgym.files import load_checkpoint, save_torch
 from natgym.genotype import Cell, Genotype
+from natgym.progress import progress_bar
 from natgym.supernet.model import PRESETS, Supernet, SupernetConfig
 from natgym.transitions import random_transform
 
@@ -173,23 +175,6 @@ def cache_dir() -> Path:
     """Where trained supernets live: ``$NATGYM_CACHE`` or ``~/.cache/natgym``, plus ``supernets``."""
     root = os.environ.get("NATGYM_CACHE") or Path.home() / ".cache" / "natgym"
     return Path(root) / "supernets"
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else as given."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"device: unknown device {device!r}; allowed: auto, cpu, cuda, cuda:N") from None
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 class Trainer:
@@ -347,10 +332,9 @@ def _train(
         if state.get("config") == config.to_dict() and state.get("format") == FORMAT:
             trainer.load_state(state)
             elapsed = state.get("train_seconds", 0.0)
-    from tqdm.auto import tqdm
 
     steps_per_epoch = len(data.train) // config.batch_size
-    bar = tqdm(
+    bar = progress_bar(
         total=config.epochs * steps_per_epoch,
         initial=trainer.epochs_done * steps_per_epoch,
         desc=f"supernet {config.dataset}/{config.preset}",
@@ -369,7 +353,7 @@ def _train(
         )
         elapsed += time.perf_counter() - start
         if time.monotonic() - last_save >= checkpoint_seconds or trainer.epochs_done == config.epochs:
-            _atomic_save({**trainer.state(), "train_seconds": elapsed}, partial)
+            save_torch(partial, {**trainer.state(), "train_seconds": elapsed})
             last_save = time.monotonic()
         if on_epoch is not None:
             on_epoch(trainer.epochs_done)
@@ -384,7 +368,7 @@ def _train(
         "train_accuracy": float(acc),
         "device": str(dev),
     }
-    _atomic_save(final, path)
+    save_torch(path, final)
     partial.unlink(missing_ok=True)
     return path
 
