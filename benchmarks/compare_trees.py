@@ -26,25 +26,34 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 PROBE = r"""
 import json, sys, time
+# import natgym from the tree on PYTHONPATH only, not from an editable install of another checkout
+sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
 import numpy as np, torch
 torch.set_num_threads(1)
 from natgym import zoo
 from natgym.transitions import NATPP
-from natgym.spec import EvaluatorSpec
+try:
+    from natgym.spec import EvaluatorSpec
+    build = lambda: EvaluatorSpec("digits", device="cpu").build(progress=False)
+except ImportError:  # trees before natgym.spec
+    from natgym.reward import load_evaluator
+    build = lambda: load_evaluator("digits", device="cpu", progress=False)
 rng = np.random.default_rng(int(sys.argv[1]))
 pairs = int(sys.argv[2])
 def transformed(g):
     pick = lambda cell: [NATPP.allowed(op)[rng.integers(len(NATPP.allowed(op)))] for op in cell.ops]
     return g.with_ops(pick(g.normal), pick(g.reduce))
-ev = EvaluatorSpec("digits", device="cpu").build(progress=False)
+ev = build()
 ev.reward([zoo.sample(rng)], [zoo.sample(rng)])  # warm-up
 out = {}
 for per_call in (1, 8):
     before = [zoo.sample(rng) for _ in range(pairs)]
     after = [transformed(g) for g in before]
     start = time.perf_counter()
-    rewards = [r for i in range(0, pairs, per_call) for r in ev.reward(before[i:i + per_call], after[i:i + per_call])]
-    out[per_call] = {"rewards_per_s": pairs / (time.perf_counter() - start), "rewards": [float(r) for r in rewards]}
+    rewards = []
+    for i in range(0, pairs, per_call):
+        rewards += [float(r) for r in ev.reward(before[i:i + per_call], after[i:i + per_call])]
+    out[per_call] = {"rewards_per_s": pairs / (time.perf_counter() - start), "rewards": rewards}
 print(json.dumps(out))
 """
 
@@ -52,9 +61,8 @@ print(json.dumps(out))
 def measure(tree: Path, seed: int, pairs: int) -> dict:
     """One measurement process importing natgym from ``tree``."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, str(seed), str(pairs)], env=env, capture_output=True, text=True, cwd=tree
-    )
+    cmd = [sys.executable, "-c", PROBE, str(seed), str(pairs)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tree)
     if proc.returncode:
         raise SystemExit(f"measurement in {tree} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -90,7 +98,8 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [
         f"# Evaluator speed, two trees ({result['machine']['cpu']}, 1 torch thread, digits supernet)",
         "",
-        f"Median of {args.rounds} alternating rounds of {args.pairs} fresh pairs; rewards equal in both trees.",
+        f"Median of {args.rounds} alternating rounds of {args.pairs} fresh pairs; rewards equal in "
+        "both trees.",
         "",
         "| pairs/call | before (rewards/s) | after (rewards/s) | after / before |",
         "|---:|---:|---:|---:|",
