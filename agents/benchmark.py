@@ -19,7 +19,8 @@ percentile-bootstrap interval (:mod:`agents.stats`), the best transformed archit
 seeds (supernet accuracy and MAdds ratio after / before in the DARTS CIFAR network), the mean
 wall time per run and the supernet evaluations actually computed (cache misses). Outputs in
 ``out_dir``: ``runs/<agent>-seed<k>.json`` (one per finished run with its per-episode trace,
-written atomically; a rerun skips runs whose file holds the same configuration),
+written atomically; a rerun skips runs whose file holds the same configuration, and a run of
+another configuration goes beside it, ``runs/<agent>-seed<k>-<hash>.json``, never over it),
 ``results.csv``, ``results.json`` (configuration, machine, summary, runs without traces),
 ``summary.md``, ``reward_vs_queries.png`` and ``acc_vs_madds.png``.
 """
@@ -43,6 +44,7 @@ import natgym  # noqa: F401  (registers the env ids)
 from agents.ledger import Ledger, LedgerVectorWrapper, LedgerWrapper
 from agents.stats import curve_band, summarize
 from natgym import zoo
+from natgym.checks import positive_int
 from natgym.errors import ConfigError
 from natgym.files import atomic_write, write_json, write_text
 from natgym.progress import progress_bar
@@ -83,9 +85,7 @@ class BenchConfig:
                 f"agents: unknown or empty {list(unknown or self.agents)}; allowed: {', '.join(AGENTS)}"
             )
         for name in ("seeds", "budget", "threads"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+            positive_int(name, getattr(self, name))
         if self.budget < 2 * NAT_ENVS and "nat" in self.agents:
             raise ConfigError(
                 f"budget: the nat agent needs at least {2 * NAT_ENVS} queries (one update), got {self.budget}"
@@ -264,9 +264,18 @@ def bench_command(args: Any) -> None:
 
 
 # ----------------------------------------------------------------------------- storage
-def run_path(out_dir: str | os.PathLike, agent: str, seed: int) -> Path:
-    """Where the record of (``agent``, ``seed``) is stored."""
-    return Path(out_dir) / "runs" / f"{agent}-seed{seed}.json"
+def run_path(
+    out_dir: str | os.PathLike, agent: str, seed: int, identity: dict[str, Any] | None = None
+) -> Path:
+    """Where the record of (``agent``, ``seed``) is stored: ``runs/<agent>-seed<k>.json``, or --
+    for a configuration (``identity``) other than the one that file holds --
+    ``runs/<agent>-seed<k>-<hash of identity>.json`` beside it, so no run overwrites another's."""
+    name = f"{agent}-seed{seed}"
+    if identity is not None:
+        import hashlib
+
+        name += "-" + hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
+    return Path(out_dir) / "runs" / f"{name}.json"
 
 
 def load_run(path: Path, cfg: BenchConfig, probe: float | None = None) -> dict[str, Any] | None:
@@ -303,12 +312,13 @@ def run_benchmark(
         (Path(cfg.out_dir) / "runs").mkdir(parents=True, exist_ok=True)
         bar = progress_bar(jobs, desc="bench", disable=not cfg.progress)
         for seed, agent in bar:
-            path = run_path(cfg.out_dir, agent, seed)
-            record = load_run(path, cfg, probe)
+            plain = run_path(cfg.out_dir, agent, seed)
+            keyed = run_path(cfg.out_dir, agent, seed, cfg.identity(probe))
+            record = load_run(plain, cfg, probe) or load_run(keyed, cfg, probe)
             if record is None:
                 bar.set_postfix(agent=agent, seed=seed)
                 record = run_one(agent, seed, cfg, evaluator, probe)
-                write_json(path, record, indent=None)
+                write_json(keyed if plain.exists() else plain, record, indent=None)
                 if on_run is not None:
                     on_run(record)
             records.append(record)

@@ -13,7 +13,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from natgym.errors import ConfigError, GenotypeError
+from natgym.checks import finite, positive_int
+from natgym.errors import ConfigError, GenotypeError, InvalidActionError
 from natgym.spec import EvaluatorSpec
 
 
@@ -136,8 +137,9 @@ def cmd_train_supernet(args: argparse.Namespace) -> None:
     from natgym.reward import SupernetEvaluator, ranking_check
     from natgym.supernet.train import default_config, load_supernet, train_supernet
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(positive_int("threads", args.threads))
+    finite("checkpoint_seconds", args.checkpoint_seconds, 0.0)
     config = default_config(
         args.dataset,
         args.preset,
@@ -186,9 +188,7 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
     from natgym import fidelity
     from natgym.files import write_json
 
-    if args.threads < 1:
-        raise ConfigError(f"threads: expected a positive integer, got {args.threads}")
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(positive_int("threads", args.threads))
     table = fidelity.load_table(args.table)
     spec = EvaluatorSpec.from_args(args, dataset="digits")
     evaluator = spec.build()
@@ -222,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="natgym", description="Neural Architecture Transformer++ as a Gymnasium environment."
     )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="the main job on the embedded default dataset")
@@ -331,14 +332,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say(message: str) -> None:
+    """One line on stderr, printable whatever the terminal's encoding (hostile input may hold
+    undecodable bytes)."""
+    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+    line = " ".join(message.split())
+    print(line.encode(encoding, "backslashreplace").decode(encoding, "replace"), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``natgym`` console script."""
+    """Entry point of the ``natgym`` console script. Every expected failure -- bad input, an
+    unreadable or unwritable file, a missing device -- is one line on stderr and exit status 2;
+    an unexpected one is a short message with the hint to rerun with ``--debug`` (exit 1)."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (GenotypeError, ConfigError) as exc:
-        print(f"natgym: error: {exc}", file=sys.stderr)
+    except (GenotypeError, ConfigError, InvalidActionError) as exc:
+        _say(f"natgym: error: {exc}")
         return 2
+    except OSError as exc:  # a full disk, a read-only folder, a vanished file
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        _say(f"natgym: error: {where}{exc.strerror or exc}")
+        return 2
+    except KeyboardInterrupt:
+        _say("natgym: interrupted; run the same command again to resume where it stopped")
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        _say(
+            f"natgym: unexpected error: {type(exc).__name__}{': ' + reason if reason else ''}. "
+            "Rerun with --debug (natgym --debug COMMAND ...) for the traceback"
+        )
+        return 1
     return 0
 
 

@@ -122,6 +122,7 @@ def reference_network(ref_dir: str, net_config, device: torch.device):
         torch.nn.CrossEntropyLoss(),
         device,
         steps=net_config.steps,
+        controller_hid=100,  # their train_search.py default (the controller is not timed)
     ).to(device)
     net.train()  # their reward is computed in training mode (batch statistics)
 

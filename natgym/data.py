@@ -25,6 +25,7 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -155,9 +156,60 @@ def _synthetic(seed: int, n: int = 240, classes: int = 4, size: int = 8, channel
     return _make("synthetic", [(x[i], y[i]) for i in idx], classes)
 
 
-def _unpickle(path: Path) -> dict:
-    with open(path, "rb") as fh:
-        return pickle.load(fh, encoding="bytes")
+_PICKLE_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+}
+"""The only callables a CIFAR batch file's pickle may name (to rebuild its numpy arrays)."""
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles plain data and numpy arrays only: a batch file that names any other function
+    or class is refused before anything in it runs (files from users are untrusted)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _PICKLE_ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused to load {module}.{name} (not part of a CIFAR batch)")
+
+
+_UNREADABLE = (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, KeyError, AttributeError)
+"""What reading a truncated, empty, garbage or hostile batch file can raise."""
+
+
+def _unpickle(path: Path, label_key: bytes) -> dict:
+    """A CIFAR batch file, read safely and checked; any problem is a ConfigError naming it."""
+    try:
+        with open(path, "rb") as fh:
+            batch = _CifarUnpickler(fh, encoding="bytes").load()
+        if not isinstance(batch, dict) or b"data" not in batch or label_key not in batch:
+            raise ValueError(f"not a CIFAR batch (needs the keys data and {label_key.decode()})")
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        labels = np.asarray(batch[label_key], dtype=np.int64)
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
+            raise ValueError(
+                f"data of shape {data.shape} and {labels.shape[0] if labels.ndim else 0} labels; "
+                "expected N x 3072 and N labels"
+            )
+    except (
+        OSError,
+        EOFError,
+        pickle.UnpicklingError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+    ) as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"data_root: cannot read the CIFAR batch file {path} ({reason}); replace it with the "
+            "file from the official python-version archive"
+        ) from None
+    return {b"data": data, label_key: labels}
 
 
 def _cifar(name: str, root: str | os.PathLike | None, seed: int) -> Dataset:
@@ -177,15 +229,21 @@ def _cifar(name: str, root: str | os.PathLike | None, seed: int) -> Dataset:
         )
 
     def read(files: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        batches = [_unpickle(directory / f) for f in files]
-        x = np.concatenate([np.asarray(b[b"data"], dtype=np.uint8) for b in batches])
-        y = np.concatenate([np.asarray(b[label_key], dtype=np.int64) for b in batches])
+        batches = [_unpickle(directory / f, label_key) for f in files]
+        x = np.concatenate([b[b"data"] for b in batches])
+        y = np.concatenate([b[label_key] for b in batches])
+        if y.size and (y.min() < 0 or y.max() >= classes):
+            raise ConfigError(
+                f"data_root: labels in {', '.join(files)} outside 0..{classes - 1} "
+                f"(found {y.min()}..{y.max()})"
+            )
         return x.reshape(-1, 3, 32, 32), y
 
+    classes = 10 if name == "cifar10" else 100
     x, y = read(train_files)
     test = read([test_file])
     w_idx, p_idx = _split_indices(len(y), (0.4, 0.6), seed)
-    return _make(name, [(x[w_idx], y[w_idx]), (x[p_idx], y[p_idx]), test], 10 if name == "cifar10" else 100)
+    return _make(name, [(x[w_idx], y[w_idx]), (x[p_idx], y[p_idx]), test], classes)
 
 
 def load_dataset(name: str = "digits", root: str | os.PathLike | None = None, seed: int = 0) -> Dataset:

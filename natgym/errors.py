@@ -11,3 +11,7 @@ class InvalidActionError(ValueError):
 
 class ConfigError(ValueError):
     """A configuration argument has a value outside its allowed set."""
+
+
+class TrainingDiverged(ConfigError):
+    """Training met a non-finite loss; the message names the step and the likely cause."""

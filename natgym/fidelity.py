@@ -127,7 +127,7 @@ def load_table(path: str | Path | None = None) -> GroundTruth:
         source, name = Path(path), str(path)
     try:
         raw = json.loads(source.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ConfigError(f"table: cannot read ground-truth file {name} ({exc})") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise ConfigError(f"table: {name} is not a natgym ground-truth file (format must be {FORMAT!r})")

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import pickle
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -44,6 +45,39 @@ def load_checkpoint(
     if not isinstance(state, dict):
         raise ConfigError(f"{field}: {os.fspath(path)} is not a natgym checkpoint; {hint}")
     return state
+
+
+def read_json(path: str | os.PathLike, field: str, hint: str) -> Any:
+    """The JSON value in ``path`` (a file natgym wrote earlier); an unreadable or malformed file
+    is a :class:`~natgym.errors.ConfigError` naming it, ``field`` and ``hint`` (how to recover)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{field}: cannot read {os.fspath(path)} ({reason}); {hint}") from None
+
+
+def check_writable(path: str | os.PathLike, field: str, need_bytes: int = 0) -> Path:
+    """Check, before any work, that file ``path`` can be written: not a directory, its folder
+    creatable and writable, and (when ``need_bytes`` is known) that much free space there.
+    Raises :class:`~natgym.errors.ConfigError` naming ``field``; returns ``path`` as a Path."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{field}: {path} is a directory; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".natgym-write-test.", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(f"{field}: cannot write in {path.parent} ({exc.strerror or exc})") from None
+    if need_bytes:
+        free = shutil.disk_usage(path.parent).free
+        if free < need_bytes:
+            raise ConfigError(
+                f"{field}: {free / 1e6:.1f} MB free in {path.parent}, about {need_bytes / 1e6:.1f} MB needed"
+            )
+    return path
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:

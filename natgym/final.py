@@ -46,7 +46,6 @@ every epoch; a killed run resumes from it), ``seed_<s>/result.json`` (one seed),
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -59,10 +58,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from natgym.checks import finite, nonneg_int, positive_int
 from natgym.cost import network_cost
 from natgym.device import resolve_device
-from natgym.errors import ConfigError
-from natgym.files import load_checkpoint, save_torch, write_json
+from natgym.errors import ConfigError, TrainingDiverged
+from natgym.files import check_writable, load_checkpoint, read_json, save_torch, write_json
 from natgym.genotype import Genotype
 from natgym.network import Network, count_params
 from natgym.progress import progress_bar
@@ -91,18 +91,15 @@ class FinalConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "channels", "layers", "eval_batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+            positive_int(name, getattr(self, name))
         if self.channels % 2:
             raise ConfigError(f"channels: must be even, got {self.channels}")
-        for name in ("lr", "lr_min", "momentum", "weight_decay", "auxiliary", "grad_clip"):
-            if not getattr(self, name) >= 0:
-                raise ConfigError(f"{name}: expected a non-negative number, got {getattr(self, name)!r}")
-        if not 0 <= self.drop_path < 1:
+        finite("lr", self.lr, 0.0, open_low=True)
+        for name in ("lr_min", "momentum", "weight_decay", "auxiliary", "grad_clip"):
+            finite(name, getattr(self, name), 0.0)
+        if not 0 <= finite("drop_path", self.drop_path, 0.0, 1.0) < 1:
             raise ConfigError(f"drop_path: expected a probability in [0, 1), got {self.drop_path!r}")
-        if isinstance(self.cutout, bool) or not isinstance(self.cutout, int) or self.cutout < 0:
-            raise ConfigError(f"cutout: expected a non-negative integer (0 = off), got {self.cutout!r}")
+        nonneg_int("cutout", self.cutout)
         if (
             isinstance(self.folds, bool)
             or not isinstance(self.folds, int)
@@ -242,9 +239,10 @@ def train_seed(
     ckpt_path, result_path = out / "checkpoint.pt", out / "result.json"
     identity = {"genotype": genotype.to_dict(), "config": asdict(config), "seed": seed}
     if result_path.is_file():
-        done = json.loads(result_path.read_text())
+        done = read_json(result_path, "out_dir", "delete it to train this seed again")
         _check_identity(done, identity, result_path)
         return done
+    check_writable(ckpt_path, "out_dir")
     dev = resolve_device(device)
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -316,6 +314,11 @@ def train_seed(
             loss_sum += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()
         train_loss, train_acc = float(loss_sum) / n, int(correct) / n
+        if not math.isfinite(train_loss):
+            raise TrainingDiverged(
+                f"training: the loss is {train_loss} in epoch {epoch + 1} of seed {seed}; the epoch is not "
+                f"saved. The learning rate (lr={config.lr:g}) is likely too high"
+            )
         elapsed += time.perf_counter() - t0
         history.append({"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_accuracy": train_acc})
         bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}")

@@ -16,13 +16,13 @@ equal spec gets the same evaluator -- one supernet in memory for ``DummyVecEnv``
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from natgym.checks import nonneg_int, positive_int
 from natgym.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -33,22 +33,6 @@ MODES: tuple[str, ...] = ("fixed", "minibatch")
 (a fresh random minibatch every call, the paper's mode)."""
 
 _POSITIVE = ("batch_size", "cotrain_steps", "cotrain_every", "max_genotypes", "threads")
-
-
-def positive_int(name: str, value: Any) -> int:
-    """``value`` as an int if it is a positive integer, else ConfigError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
-
-
-def finite(name: str, value: Any, low: float = -math.inf, high: float = math.inf) -> float:
-    """``value`` as a float if it is a finite number in ``[low, high]``, else ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name}: expected a finite number, got {value!r}")
-    if not low <= value <= high:
-        raise ConfigError(f"{name}: expected a number in [{low:g}, {high:g}], got {value!r}")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -96,8 +80,7 @@ class EvaluatorSpec:
             )
         if self.mode not in MODES:
             raise ConfigError(f"mode: unknown evaluator mode {self.mode!r}; allowed: {', '.join(MODES)}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed: expected an integer >= 0, got {self.seed!r}")
+        nonneg_int("seed", self.seed)
         for name in _POSITIVE:
             positive_int(name, getattr(self, name))
         if not isinstance(self.cotrain, bool):

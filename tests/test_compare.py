@@ -123,6 +123,8 @@ def test_a_resumed_benchmark_skips_finished_runs(tmp_path):
     assert load_run(run_path(tmp_path, "random", 0), bigger) is None  # another budget: not reused
     run_benchmark(bigger, FunctionEvaluator(skip_score), on_run=ran.append)
     assert [(r["agent"], r["seed"]) for r in ran] == [("random", 0)]
+    assert json.loads(run_path(tmp_path, "random", 0).read_text())["config"]["budget"] == 20  # not over
+    assert len(list((tmp_path / "runs").glob("random-seed0*.json"))) == 2
     ran.clear()  # another supernet (here: another scoring function) scores the input differently
     run_benchmark(bigger, FunctionEvaluator(lambda g: 0.5 * skip_score(g) + 0.01), on_run=ran.append)
     assert [(r["agent"], r["seed"]) for r in ran] == [("random", 0)]

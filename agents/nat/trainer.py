@@ -38,8 +38,9 @@ import numpy as np
 import torch
 
 from agents.nat.policy import VARIANTS, NATPolicy
+from natgym.checks import finite, nonneg_int, positive_int
 from natgym.device import resolve_device
-from natgym.errors import ConfigError
+from natgym.errors import ConfigError, TrainingDiverged
 from natgym.files import load_checkpoint, save_torch
 from natgym.progress import progress_bar
 
@@ -78,13 +79,42 @@ class NATConfig:
                 f"variant: unknown policy variant {self.variant!r}; allowed: {', '.join(VARIANTS)}"
             )
         for name in ("num_envs", "updates", "hidden", "checkpoint_every", "cotrain_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
-        if not 0.0 <= self.baseline_decay < 1.0:
+            positive_int(name, getattr(self, name))
+        if self.cotrain_steps is not None:
+            positive_int("cotrain_steps", self.cotrain_steps)
+        nonneg_int("seed", self.seed)
+        if not 0.0 <= finite("baseline_decay", self.baseline_decay, 0.0, 1.0) < 1.0:
             raise ConfigError(f"baseline_decay: expected a value in [0, 1), got {self.baseline_decay!r}")
-        if self.lr <= 0:
-            raise ConfigError(f"lr: expected a positive learning rate, got {self.lr!r}")
+        finite("lr", self.lr, 0.0, open_low=True)
+        finite("entropy_coef", self.entropy_coef, 0.0)
+        finite("weight_decay", self.weight_decay, 0.0)
+        for i, beta in enumerate(self.betas):
+            finite(f"betas[{i}]", beta, 0.0, 1.0)
+
+    def differences(self, stored: dict[str, Any]) -> list[str]:
+        """The fields (other than :data:`RESUMABLE`) where a checkpoint's stored config differs
+        from this one, as ``"name stored there, this asked"``."""
+        mine = asdict(self)
+        out = []
+        for key, value in mine.items():
+            theirs = stored.get(key)
+            if key in RESUMABLE or _plain(theirs) == _plain(value):
+                continue
+            out.append(f"{key} {theirs!r} there, {value!r} asked")
+        return out
+
+
+RESUMABLE = ("updates", "out_dir", "checkpoint_every", "progress", "device")
+"""NATConfig fields a resumed run may change (train longer, move, log less, another device)."""
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists (a checkpoint stores tuples; JSON and some loaders give lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 @dataclass
@@ -200,6 +230,14 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
     if resume and ckpt_path is not None and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, "out_dir", "delete it (or pass --no-resume) to start over", device)
+        differ = config.differences(state.get("config") or {})
+        if differ:
+            if own_envs:
+                envs.close()
+            raise ConfigError(
+                f"out_dir: {ckpt_path} holds a run with another configuration ({'; '.join(differ)}); "
+                "pass another --out, or --no-resume to start over there (its files are replaced)"
+            )
         policy.load_state_dict(state["policy"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"].cpu())  # RNG states are CPU byte tensors
@@ -247,6 +285,12 @@ def train(
             baseline = float(r.mean())
         advantage = r - baseline
         loss = -(log_prob.sum(-1) * advantage).mean() - config.entropy_coef * entropy.sum(-1).mean()
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"training: the policy loss is {float(loss)} at update {update + 1}; the update is not "
+                f"applied or saved. The learning rate (lr={config.lr:g}) may be too high, or the rewards "
+                "are not finite"
+            )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

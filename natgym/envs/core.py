@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from natgym import graph, zoo
+from natgym.checks import finite
 from natgym.cost import Cost, network_cost, op_cost
 from natgym.errors import ConfigError, GenotypeError, InvalidActionError
 from natgym.genotype import Genotype
@@ -136,10 +137,7 @@ class Transform:
                 f"invalid_action: unknown value {invalid_action!r}; allowed: {', '.join(INVALID_ACTIONS)}"
             )
         for name, value in (("invalid_penalty", invalid_penalty), ("cost_weight", cost_weight)):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-                raise ConfigError(f"{name}: expected a finite number >= 0, got {value!r}")
-            if not np.isfinite(value) or value < 0:
-                raise ConfigError(f"{name}: expected a finite number >= 0, got {value!r}")
+            finite(name, value, 0.0)
         fixed = resolve_genotype(arch, int(steps), "arch") if arch is not None else None
         return cls(
             int(steps), get_rule(rule), invalid_action, float(invalid_penalty), float(cost_weight), fixed

@@ -27,8 +27,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -39,10 +41,11 @@ import torch
 import torch.nn.functional as F
 
 from natgym import zoo
+from natgym.checks import finite, nonneg_int, positive_int
 from natgym.data import DATASETS, Dataset, load_dataset
 from natgym.device import resolve_device
-from natgym.errors import ConfigError
-from natgym.files import load_checkpoint, save_torch
+from natgym.errors import ConfigError, TrainingDiverged
+from natgym.files import check_writable, load_checkpoint, save_torch
 from natgym.genotype import Cell, Genotype
 from natgym.progress import progress_bar
 from natgym.supernet.model import PRESETS, Supernet, SupernetConfig
@@ -91,12 +94,18 @@ class TrainConfig:
     random_concat: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "archs_per_step"):
+            positive_int(name, getattr(self, name))
+        nonneg_int("seed", self.seed)
+        finite("lr", self.lr, 0.0, open_low=True)
+        finite("momentum", self.momentum, 0.0, 1.0)
+        finite("weight_decay", self.weight_decay, 0.0)
+        finite("grad_clip", self.grad_clip, 0.0)
         if self.archs not in ARCHS:
             raise ConfigError(
                 f"archs: unknown training architectures {self.archs!r}; allowed: {', '.join(ARCHS)}"
             )
-        if isinstance(self.input_prob, bool) or not 0.0 <= float(self.input_prob) <= 1.0:
-            raise ConfigError(f"input_prob: expected a probability in [0, 1], got {self.input_prob!r}")
+        finite("input_prob", self.input_prob, 0.0, 1.0)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready)."""
@@ -147,10 +156,7 @@ def default_config(
     if isinstance(fields.get("net"), dict):
         fields["net"] = SupernetConfig(**fields["net"])
     net = fields.pop("net", net)
-    config = TrainConfig(dataset=dataset, preset=preset, net=net, seed=int(seed), **fields)
-    if config.epochs < 1:
-        raise ConfigError(f"epochs: expected a positive integer, got {config.epochs}")
-    return config
+    return TrainConfig(dataset=dataset, preset=preset, net=net, seed=seed, **fields)
 
 
 def sample_training_arch(config: TrainConfig, rng: np.random.Generator) -> Genotype:
@@ -224,9 +230,16 @@ class Trainer:
         loss.backward()
         if self.config.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                f"training: the loss is {value} at step {self.steps_done + 1} "
+                f"(epoch {self.epochs_done + 1}); the weights are not saved. The learning rate "
+                f"(lr={self.config.lr:g}) is likely too high"
+            )
         self.optimizer.step()
         self.steps_done += 1
-        return loss.item(), (logits.detach().argmax(1) == y).float().mean().item()
+        return value, (logits.detach().argmax(1) == y).float().mean().item()
 
     def epoch(self, progress: Callable[[float, float], None] | None = None) -> tuple[float, float]:
         """A pass over the weight-train split in random minibatches (the last partial one
@@ -278,14 +291,46 @@ def train_supernet(
     configuration and ``train_seconds`` / ``train_images`` / final train loss and accuracy.
     Concurrent calls for the same ``path`` train it once (a lock file; the others wait).
     """
+    cached = path is None
     path = Path(path) if path is not None else cache_dir() / config.filename()
-    if path.is_file():
+    field = "NATGYM_CACHE" if cached else "out"
+    if _finished(path, config, cached):
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(path, field, need_bytes=3 * 4 * sum(p.numel() for p in Supernet(config.net).parameters()))
     with _lock(path.with_name(path.name + ".lock"), progress):
-        if path.is_file():  # another process finished it while we waited
+        if _finished(path, config, cached):  # another process finished it while we waited
             return path
         return _train(config, path, device, data, data_root, progress, checkpoint_seconds, on_epoch)
+
+
+def _finished(path: Path, config: TrainConfig, cached: bool) -> bool:
+    """Whether ``path`` holds the finished supernet of ``config``. A file with another
+    configuration is refused (naming the differing fields); an unreadable cache file is moved
+    aside with a warning (and retrained), an unreadable ``--out`` file is refused."""
+    if not path.is_file():
+        return False
+    hint = "delete it, or pass another --out"
+    try:
+        state = load_checkpoint(path, "out", hint)
+        stored = TrainConfig.from_dict(state["config"])
+    except (ConfigError, KeyError, TypeError) as exc:
+        if not cached:
+            raise ConfigError(f"out: {path} is not a readable natgym supernet ({exc}); {hint}") from None
+        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+        os.replace(path, aside)
+        warnings.warn(
+            f"NATGYM_CACHE: the cached supernet {path} was unreadable; moved it to {aside} and "
+            "training it again",
+            stacklevel=3,
+        )
+        return False
+    if stored != config:
+        mine, theirs = config.to_dict(), stored.to_dict()
+        diff = ", ".join(
+            f"{k} {theirs[k]!r} there vs {mine[k]!r} asked" for k in mine if mine[k] != theirs[k]
+        )
+        raise ConfigError(f"out: {path} holds a supernet trained with another configuration ({diff}); {hint}")
+    return True
 
 
 @contextlib.contextmanager
