@@ -73,6 +73,12 @@ def _check_size(text: str) -> None:
     """Refuse text longer than ``MAX_TEXT`` or nested deeper than ``MAX_DEPTH`` brackets."""
     if len(text) > MAX_TEXT:
         raise GenotypeError(f"text: {len(text)} characters; a genotype text has at most {MAX_TEXT}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise GenotypeError(
+            "text: holds bytes that are not valid text (an undecodable file or argument)"
+        ) from None
     depth = deepest = 0
     for ch in text:
         if ch in "([{":

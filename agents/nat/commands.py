@@ -25,7 +25,6 @@ def train_command(args: argparse.Namespace) -> None:
     """``natgym train-agent --algo nat`` (``--cotrain`` is the NAT trainer's alternation, so the
     evaluator itself does not co-train)."""
     spec = EvaluatorSpec.from_args(args)
-    evaluator = spec.build()
     out = Path(args.out or f"runs/nat-{args.variant}-{spec.dataset}-seed{args.seed}")
     cfg = NATConfig(
         num_envs=args.num_envs,
@@ -40,7 +39,8 @@ def train_command(args: argparse.Namespace) -> None:
         out_dir=str(out),
         checkpoint_every=args.checkpoint_every,
     )
-    result = train(cfg, evaluator=evaluator, resume=not args.no_resume)
+    cfg.validate()  # before the supernet is loaded (or trained)
+    result = train(cfg, evaluator=spec.build(), resume=not args.no_resume)
     last = result.history[-10:]
     mean = sum(h["reward"] for h in last) / max(len(last), 1)
     print(
