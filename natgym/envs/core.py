@@ -62,11 +62,27 @@ def bind_evaluator(reward: Any, pool: EvaluatorPool | None, steps: int) -> Evalu
     return evaluator
 
 
-def check_render_mode(render_mode: str | None, allowed: list[str]) -> str | None:
-    """``render_mode`` if it is None or one of ``allowed``, else ConfigError."""
-    if render_mode is not None and render_mode not in allowed:
-        raise ConfigError(f"render_mode: unknown mode {render_mode!r}; allowed: {', '.join(allowed)}")
-    return render_mode
+RENDER_MODES = ["ansi", "rgb_array"]
+"""The envs' render modes: a before/after table per edge, or a picture of both cells."""
+
+
+def build_parts(
+    steps: int,
+    rule: str,
+    arch: Any,
+    invalid_action: str,
+    invalid_penalty: float,
+    cost_weight: float,
+    reward: Any,
+    pool: EvaluatorPool | None,
+    render_mode: str | None,
+) -> tuple[Transform, Evaluator, str | None]:
+    """What every natgym env is built from, its arguments checked: the :class:`Transform`, the
+    evaluator (:func:`bind_evaluator`) and the render mode."""
+    transform = Transform.build(steps, rule, arch, invalid_action, invalid_penalty, cost_weight)
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        raise ConfigError(f"render_mode: unknown mode {render_mode!r}; allowed: {', '.join(RENDER_MODES)}")
+    return transform, bind_evaluator(reward, pool, transform.steps), render_mode
 
 
 @lru_cache(maxsize=1 << 16)

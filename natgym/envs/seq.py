@@ -11,7 +11,7 @@ import numpy as np
 from gymnasium import spaces
 
 from natgym import graph
-from natgym.envs.core import HonestSpec, Transform, bind_evaluator, check_render_mode, flat_ops
+from natgym.envs.core import RENDER_MODES, HonestSpec, build_parts, flat_ops
 from natgym.errors import InvalidActionError
 from natgym.genotype import Genotype
 from natgym.render import ansi_table, draw_transformation
@@ -59,7 +59,7 @@ class NATCellSeqEnv(HonestSpec, gym.Env):
     ``edge`` (0) and ``genotype`` (the input, as a DARTS string).
     """
 
-    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}
+    metadata = {"render_modes": RENDER_MODES, "render_fps": 1}
 
     def __init__(
         self,
@@ -73,10 +73,10 @@ class NATCellSeqEnv(HonestSpec, gym.Env):
         pool: EvaluatorPool | None = None,
         render_mode: str | None = None,
     ) -> None:
-        self.transform = Transform.build(steps, rule, arch, invalid_action, invalid_penalty, cost_weight)
+        self.transform, self.evaluator, self.render_mode = build_parts(
+            steps, rule, arch, invalid_action, invalid_penalty, cost_weight, reward, pool, render_mode
+        )
         self.steps = self.transform.steps
-        self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
-        self.evaluator = bind_evaluator(reward, pool, self.steps)
         n_edges = self.transform.n_edges
         self.observation_space = spaces.Dict(
             {

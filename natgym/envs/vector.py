@@ -36,7 +36,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array, iterate
 
 from natgym import graph
-from natgym.envs.core import HonestSpec, Transform, bind_evaluator, check_render_mode, flat_ops, mask_tuple
+from natgym.envs.core import RENDER_MODES, HonestSpec, build_parts, flat_ops, mask_tuple
 from natgym.errors import ConfigError
 from natgym.genotype import Genotype
 from natgym.render import ansi_table, draw_transformation
@@ -60,7 +60,7 @@ class NATCellVectorEnv(HonestSpec, VectorEnv):
     """
 
     metadata = {
-        "render_modes": ["ansi", "rgb_array"],
+        "render_modes": RENDER_MODES,
         "render_fps": 1,
         "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
@@ -90,9 +90,9 @@ class NATCellVectorEnv(HonestSpec, VectorEnv):
             raise ConfigError(
                 f"autoreset_mode: unsupported {autoreset_mode!r}; allowed: {', '.join(m.name for m in modes)}"
             )
-        self.transform = Transform.build(steps, rule, arch, invalid_action, invalid_penalty, cost_weight)
-        self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
-        self.evaluator = bind_evaluator(reward, pool, self.transform.steps)
+        self.transform, self.evaluator, self.render_mode = build_parts(
+            steps, rule, arch, invalid_action, invalid_penalty, cost_weight, reward, pool, render_mode
+        )
         self.num_envs = int(num_envs)
         self.metadata = {**self.metadata, "autoreset_mode": mode}
         self.autoreset_mode = mode

@@ -326,9 +326,7 @@ def _finished(path: Path, config: TrainConfig, cached: bool) -> bool:
         return False
     if stored != config:
         mine, theirs = config.to_dict(), stored.to_dict()
-        diff = ", ".join(
-            f"{k} {theirs[k]!r} there, {mine[k]!r} asked" for k in mine if mine[k] != theirs[k]
-        )
+        diff = ", ".join(f"{k} {theirs[k]!r} there, {mine[k]!r} asked" for k in mine if mine[k] != theirs[k])
         raise ConfigError(f"out: {path} holds a supernet trained with another configuration ({diff}); {hint}")
     return True
 
