@@ -47,6 +47,7 @@ from natgym import zoo
 from natgym.checks import positive_int
 from natgym.errors import ConfigError
 from natgym.files import atomic_write, write_json, write_text
+from natgym.genotype import Genotype
 from natgym.progress import progress_bar
 from natgym.reward import Evaluator
 from natgym.spec import EvaluatorSpec
@@ -168,8 +169,8 @@ def _run_nat(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledg
 
     def greedy() -> tuple[float, dict[str, Any]]:
         env = LedgerWrapper(gym.make("NAT-Cell-v0", **kwargs))
-        env.reset(seed=seed)
-        obs = {k: np.asarray(v)[None] for k, v in observe(env.unwrapped.genotype).items()}
+        _, info = env.reset(seed=seed)
+        obs = {k: np.asarray(v)[None] for k, v in observe(Genotype.parse(info["genotype"])).items()}
         with torch.no_grad():
             action = policy(obs).mode()[0].cpu().numpy()
         _, reward, _, _, info = env.step(action)

@@ -307,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--archs",
         choices=["inputs", "mixed"],
         default=None,
-        help="training architectures: inputs (uniform, SPEC; default) or mixed (+ NAT++ transformations)",
+        help="training architectures: inputs (uniform, docs/method.md section 4; default) or mixed "
+        "(+ NAT++ transformations)",
     )
     p.add_argument(
         "--input-prob", type=float, default=None, help="mixed: probability of a plain input (default 0.5)"

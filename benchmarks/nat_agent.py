@@ -3,7 +3,7 @@ valid-transition policy and the identity policy, on NAT-Cell-v0 with the digits 
 
 Protocol (per seed, all policies on the same fixed, deterministic supernet evaluator):
 
-* training phase -- each agent (variant x learning rate; ``--lrs``, default the SPEC 3e-4 and a
+* training phase -- each agent (variant x learning rate; ``--lrs``, default the paper's 3e-4 and a
   larger 1e-3 suited to the small budget) runs ``updates`` x ``num_envs`` episodes; the random
   policy runs the same episodes (same input genotypes: the env is reset from the same seeds),
   so both spend the same number of supernet queries; the per-update mean reward is the

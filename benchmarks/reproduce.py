@@ -31,7 +31,8 @@ Digits (default; runs on a laptop CPU)::
     python benchmarks/reproduce.py                         # 3 seeds, --workers 2
     python benchmarks/reproduce.py --seeds 1 --epochs 2    # smoke run
 
-CIFAR-10 on a GPU (the paper's protocol: 600 epochs, batch 96, 36 channels, 20 cells; SPEC 6)::
+CIFAR-10 on a GPU (the paper's protocol: 600 epochs, batch 96, 36 channels, 20 cells;
+docs/method.md section 6)::
 
     # data: the CIFAR-10 "python version" archive extracted so that
     #   /data/cifar-10-batches-py/{data_batch_1..5,test_batch} exist

@@ -18,7 +18,8 @@ DEMO_UPDATES = 100
 """Policy updates of the quick agent trained by ``demo`` (and ``transform`` without a checkpoint)."""
 DEMO_ENVS = 8
 DEMO_LR = 1e-3
-"""Larger than the SPEC's 3e-4, which needs far more than the demo's 800 episodes to move."""
+"""Larger than the paper's 3e-4 (docs/method.md section 6), which needs far more than the demo's
+800 episodes to move."""
 
 
 def train_command(args: argparse.Namespace) -> None:

@@ -194,9 +194,9 @@ class SB3Result:
 
 def budget_timesteps(algo: str, budget: int, env: gym.Env) -> int:
     """Env steps that spend ``budget`` supernet queries (episodes x steps per episode)."""
-    per_episode = (
-        1 if isinstance(env.action_space, gym.spaces.MultiDiscrete) else int(env.unwrapped.transform.n_edges)
-    )
+    spaces = env.observation_space.spaces
+    # NAT-CellSeq-v0 decides one edge per step
+    per_episode = int(spaces["current_edge"].n) if "current_edge" in spaces else 1
     return max(1, budget // QUERIES_PER_EPISODE) * per_episode
 
 

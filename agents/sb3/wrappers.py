@@ -34,7 +34,7 @@ class AllowedOpsWrapper(gym.ActionWrapper):
     """Maps each edge's choice onto that edge's allowed ops (see the module docstring)."""
 
     def action(self, action: Any) -> Any:
-        masks = np.asarray(self.env.unwrapped.action_masks(), dtype=bool).reshape(-1, NUM_OPS)
+        masks = np.asarray(self.env.get_wrapper_attr("action_masks")(), dtype=bool).reshape(-1, NUM_OPS)
         ops = map_to_allowed(action, masks)
         if isinstance(self.action_space, gym.spaces.Discrete):
             return int(ops[0])
