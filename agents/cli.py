@@ -140,10 +140,20 @@ def cmd_train_supernet(args: argparse.Namespace) -> None:
     if args.threads is not None:
         torch.set_num_threads(positive_int("threads", args.threads))
     finite("checkpoint_seconds", args.checkpoint_seconds, 0.0)
+    from natgym.data import load_dataset
+    from natgym.userdata import source_of
+
+    mine = (
+        load_dataset(args.dataset, args.data_root, args.seed, args.image_size)
+        if source_of(args.dataset)
+        else None
+    )
     config = default_config(
         args.dataset,
         args.preset,
         seed=args.seed,
+        data=mine,
+        steps=args.steps,
         epochs=args.epochs,
         lr=args.lr,
         archs=args.archs,
@@ -151,7 +161,12 @@ def cmd_train_supernet(args: argparse.Namespace) -> None:
         random_concat=args.random_concat or None,
     )
     path = train_supernet(
-        config, args.out, args.device, data_root=args.data_root, checkpoint_seconds=args.checkpoint_seconds
+        config,
+        args.out,
+        args.device,
+        data=mine,
+        data_root=args.data_root,
+        checkpoint_seconds=args.checkpoint_seconds,
     )
     model, meta = load_supernet(path, args.device)
     print(f"supernet: {path}")
@@ -164,9 +179,7 @@ def cmd_train_supernet(args: argparse.Namespace) -> None:
         f"last epoch: loss {meta['train_loss']:.3f}, accuracy {meta['train_accuracy']:.3f}"
     )
     if args.check:
-        from natgym.data import load_dataset
-
-        data = load_dataset(config.dataset, args.data_root, config.seed)
+        data = mine if mine is not None else load_dataset(config.dataset, args.data_root, config.seed)
         evaluator = SupernetEvaluator(model, data, config, device=args.device)
         report = ranking_check(evaluator)
         print("ranking on the policy split: " + ", ".join(f"{k} {v:.3f}" for k, v in report.items()))
@@ -291,8 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("train-supernet", help="train the weight-sharing supernet (cached per config)")
     p.add_argument(
-        "--dataset", default="digits", help="digits, cifar10, cifar100, synthetic (default %(default)s)"
+        "--dataset",
+        default="digits",
+        help="digits, cifar10, cifar100, synthetic, folder:PATH or npz:PATH (default %(default)s)",
     )
+    p.add_argument("--image-size", type=int, default=None, help="resize folder:PATH images to N x N")
+    p.add_argument("--steps", type=int, default=None, help="intermediate nodes per cell (default 4)")
     p.add_argument("--preset", default=None, help="supernet size: digits or cifar10 (default: the dataset's)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
     p.add_argument("--lr", type=float, default=None, help="SGD learning rate (default: the preset's)")

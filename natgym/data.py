@@ -8,6 +8,7 @@
   train set is split 40% weight-train / 60% policy (docs/method.md section 6); test is the official test set.
 * ``synthetic`` -- 240 tiny (3 x 8 x 8, 4 classes) generated images whose classes differ by a
   fixed pattern; for tests only.
+* ``folder:PATH`` / ``npz:PATH`` -- your own images (:mod:`natgym.userdata`).
 
 Images are float32 ``[n, C, H, W]``, normalised per channel with the weight-train split's mean
 and standard deviation; labels are int64. ``seed`` fixes which images go to which split.
@@ -120,8 +121,10 @@ def _make(
     name: str,
     parts: list[tuple[np.ndarray, np.ndarray]],
     num_classes: int,
+    augment: tuple[int, bool] | None = None,
 ) -> Dataset:
-    """Normalise every part with the first part's per-channel statistics."""
+    """Normalise every part with the first part's per-channel statistics; ``augment`` is
+    (pad, flip), default the built-in dataset's own."""
     train_x = parts[0][0].astype(np.float64)
     mean = train_x.mean(axis=(0, 2, 3), keepdims=True)
     std = train_x.std(axis=(0, 2, 3), keepdims=True) + 1e-8
@@ -132,7 +135,7 @@ def _make(
         )
         for x, y in parts
     ]
-    pad, flip = _AUGMENT[name]
+    pad, flip = augment or _AUGMENT[name]
     c, size = parts[0][0].shape[1], parts[0][0].shape[2]
     return Dataset(name, *splits, c, num_classes, size, pad, flip)
 
@@ -246,15 +249,25 @@ def _cifar(name: str, root: str | os.PathLike | None, seed: int) -> Dataset:
     return _make(name, [(x[w_idx], y[w_idx]), (x[p_idx], y[p_idx]), test], classes)
 
 
-def load_dataset(name: str = "digits", root: str | os.PathLike | None = None, seed: int = 0) -> Dataset:
-    """Load dataset ``name`` (one of :data:`DATASETS`) split with ``seed``.
+def load_dataset(
+    name: str = "digits", root: str | os.PathLike | None = None, seed: int = 0, image_size: int | None = None
+) -> Dataset:
+    """Load dataset ``name`` (one of :data:`DATASETS`, or your own ``folder:PATH`` /
+    ``npz:PATH``, see :mod:`natgym.userdata`; ``image_size`` resizes a folder's images) split
+    with ``seed``.
 
     ``root`` is only used by CIFAR (default :func:`default_root`); missing files raise
     :class:`MissingDataError` (a ``ConfigError`` and a ``FileNotFoundError``) listing them and
     saying where to get them.
     """
+    from natgym import userdata
+
+    if userdata.parse(name) is not None:
+        return userdata.load(name, seed, image_size)
     if name not in DATASETS:
-        raise ConfigError(f"dataset: unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
+        raise ConfigError(
+            f"dataset: unknown dataset {name!r}; allowed: {', '.join(DATASETS)}, folder:PATH, npz:PATH"
+        )
     if name == "digits":
         return _digits(seed)
     if name == "synthetic":

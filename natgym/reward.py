@@ -110,9 +110,11 @@ class SupernetEvaluator(Evaluator):
         super().__init__()
         import torch
 
+        from natgym.data import DATASETS
         from natgym.supernet.train import default_config
 
-        spec = spec if spec is not None else EvaluatorSpec(dataset=data.name)
+        if spec is None:  # a built-in dataset's own defaults; your own data keeps the default spec
+            spec = EvaluatorSpec(dataset=data.name) if data.name in DATASETS else EvaluatorSpec()
         spec = spec.replace(**options) if options else spec
         if spec.batch_size > len(data.policy):
             raise ConfigError(
@@ -125,7 +127,7 @@ class SupernetEvaluator(Evaluator):
         self.data = data
         self.dataset = data.name
         self.steps = model.config.steps
-        self.train_config = train_config or default_config(data.name)
+        self.train_config = train_config or default_config(data.name, data=data)
         self.mode, self.batch_size, self.seed = spec.mode, spec.batch_size, spec.seed
         self.cotrain, self.cotrain_steps, self.cotrain_every = (
             spec.cotrain,

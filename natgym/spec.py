@@ -39,10 +39,14 @@ _POSITIVE = ("batch_size", "cotrain_steps", "cotrain_every", "max_genotypes", "t
 class EvaluatorSpec:
     """Which supernet scores architectures, and how (see the module docstring).
 
-    * ``dataset`` (``"digits"``): digits, cifar10, cifar100 or synthetic; ``preset`` (None: the
-      dataset's own supernet size); ``supernet`` (None): a checkpoint written by
-      ``natgym train-supernet`` -- its own dataset and preset are used -- else the default
-      supernet of (dataset, preset, seed), trained into the cache on first use.
+    * ``dataset`` (``"digits"``): digits, cifar10, cifar100, synthetic, or your own images as
+      ``folder:PATH`` / ``npz:PATH`` (:mod:`natgym.userdata`; ``image_size`` resizes a folder's
+      images); ``preset`` (None: the dataset's own supernet size); ``supernet`` (None): a
+      checkpoint written by ``natgym train-supernet`` -- its own dataset and preset are used --
+      else the default supernet of (dataset, preset, seed, steps), trained into the cache on
+      first use.
+    * ``steps`` (4): intermediate nodes per cell of the default supernet (5 for ENAS-like
+      cells); an env sets it to its own ``steps``, so a 5-node supernet is trained on demand.
     * ``seed`` (0): the default supernet's seed and the seed of the reward image subset.
     * ``device`` (``"auto"``): resolved on creation to ``"cpu"`` or ``"cuda:N"``.
     * ``mode`` (``"fixed"``, see :data:`MODES`), ``batch_size`` (64 images per call).
@@ -57,6 +61,7 @@ class EvaluatorSpec:
     preset: str | None = None
     supernet: str | None = None
     seed: int = 0
+    steps: int = 4
     device: str = "auto"
     mode: str = "fixed"
     batch_size: int = 64
@@ -66,14 +71,24 @@ class EvaluatorSpec:
     data_root: str | None = None
     max_genotypes: int = 64
     threads: int = 1
+    image_size: int | None = None
 
     def __post_init__(self) -> None:
+        from natgym import userdata
         from natgym.data import DATASETS
         from natgym.device import resolve_device
         from natgym.supernet.model import PRESETS
 
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"dataset: unknown dataset {self.dataset!r}; allowed: {', '.join(DATASETS)}")
+        user = userdata.parse(self.dataset) if isinstance(self.dataset, str) else None
+        if user is not None:
+            object.__setattr__(self, "dataset", f"{user[0]}:{user[1].resolve()}")
+        elif self.dataset not in DATASETS:
+            raise ConfigError(
+                f"dataset: unknown dataset {self.dataset!r}; allowed: {', '.join(DATASETS)}, "
+                "folder:PATH, npz:PATH"
+            )
+        if self.image_size is not None:
+            positive_int("image_size", self.image_size)
         if self.preset is not None and self.preset not in PRESETS:
             raise ConfigError(
                 f"preset: unknown supernet preset {self.preset!r}; allowed: {', '.join(PRESETS)}"
@@ -81,6 +96,7 @@ class EvaluatorSpec:
         if self.mode not in MODES:
             raise ConfigError(f"mode: unknown evaluator mode {self.mode!r}; allowed: {', '.join(MODES)}")
         nonneg_int("seed", self.seed)
+        positive_int("steps", self.steps)
         for name in _POSITIVE:
             positive_int(name, getattr(self, name))
         if not isinstance(self.cotrain, bool):
@@ -144,27 +160,50 @@ class EvaluatorSpec:
         from natgym.data import load_dataset
         from natgym.reward import SupernetEvaluator
         from natgym.supernet.train import cached_supernet, default_config, load_supernet
+        from natgym.userdata import source_of
 
+        user = source_of(self.dataset) is not None
+        mine = load_dataset(self.dataset, self.data_root, self.seed, self.image_size) if user else None
         if self.supernet is None:
+            config = default_config(self.dataset, self.preset, seed=self.seed, data=mine, steps=self.steps)
             path = cached_supernet(
-                default_config(self.dataset, self.preset, seed=self.seed),
-                self.device,
-                data_root=self.data_root,
-                progress=progress,
+                config, self.device, data=mine, data_root=self.data_root, progress=progress
             )
         else:
             path = self.supernet
         model, meta = load_supernet(path, self.device)
         config = meta["config"]
-        spec = self
-        if self.supernet is not None and self.dataset != config.dataset:
-            warnings.warn(
-                f"dataset: the supernet {path} was trained on {config.dataset!r}; using that instead "
-                f"of {self.dataset!r}",
-                stacklevel=2,
+        if config.net.steps != self.steps:
+            raise ConfigError(
+                f"steps: the supernet {path} scores cells with {config.net.steps} intermediate nodes, "
+                f"{self.steps} were asked; allowed: {config.net.steps}"
             )
-            spec = self.replace(dataset=config.dataset)
-        data = load_dataset(config.dataset, self.data_root, config.seed)
+        spec = self
+        if user:
+            if mine.name != config.dataset:
+                raise ConfigError(
+                    f"supernet: {path} was trained on {config.dataset!r}, not on the images of "
+                    f"{self.dataset} ({mine.name})"
+                )
+            data = (
+                mine
+                if config.seed == self.seed
+                else load_dataset(self.dataset, self.data_root, config.seed, self.image_size)
+            )
+        else:
+            if source_of(config.dataset) is not None:
+                raise ConfigError(
+                    f"supernet: {path} was trained on your own images ({config.dataset}); pass "
+                    "them as dataset (folder:PATH or npz:PATH)"
+                )
+            if self.supernet is not None and self.dataset != config.dataset:
+                warnings.warn(
+                    f"dataset: the supernet {path} was trained on {config.dataset!r}; using that "
+                    f"instead of {self.dataset!r}",
+                    stacklevel=2,
+                )
+                spec = self.replace(dataset=config.dataset)
+            data = load_dataset(config.dataset, self.data_root, config.seed)
         return SupernetEvaluator(model, data, config, spec)
 
     # ------------------------------------------------------------------ command line
@@ -174,6 +213,7 @@ class EvaluatorSpec:
         "supernet": ("--supernet", {"metavar": "PATH", "help": "supernet checkpoint to load"}),
         "seed": ("--supernet-seed", {"type": int, "help": "seed of the supernet (default %(default)s)"}),
         "data_root": ("--data-root", {"help": "folder with CIFAR files"}),
+        "image_size": ("--image-size", {"type": int, "help": "resize folder:PATH images to N x N"}),
         "device": ("--device", {"help": "auto (CUDA when available), cpu, cuda, cuda:N"}),
     }
     """The command-line flag of each spec field the commands expose."""

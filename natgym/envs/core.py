@@ -22,7 +22,7 @@ from natgym.errors import ConfigError, GenotypeError, InvalidActionError
 from natgym.genotype import Genotype
 from natgym.reward import Evaluator
 from natgym.space import NUM_OPS, OPS, edge_stride
-from natgym.spec import EvaluatorPool, resolve_reward
+from natgym.spec import EvaluatorPool, EvaluatorSpec, resolve_reward
 from natgym.transitions import TransitionRule, get_rule
 
 INVALID_ACTIONS: tuple[str, ...] = ("keep", "raise", "penalty")
@@ -51,7 +51,11 @@ class HonestSpec:
 
 
 def bind_evaluator(reward: Any, pool: EvaluatorPool | None, steps: int) -> Evaluator:
-    """The env's evaluator (:func:`natgym.spec.resolve_reward`), checked to score ``steps``-node cells."""
+    """The env's evaluator (:func:`natgym.spec.resolve_reward`), checked to score ``steps``-node
+    cells. A spec (or anything :meth:`~natgym.spec.EvaluatorSpec.of` reads) takes the env's
+    ``steps``, so a 5-node env gets a 5-node supernet, trained and cached on first use."""
+    if not isinstance(reward, Evaluator):
+        reward = EvaluatorSpec.of(reward).replace(steps=steps)
     evaluator = resolve_reward(reward, pool)
     supported = getattr(evaluator, "steps", None)
     if supported is not None and supported != steps:

@@ -50,6 +50,7 @@ from natgym.genotype import Cell, Genotype
 from natgym.progress import progress_bar
 from natgym.supernet.model import PRESETS, Supernet, SupernetConfig
 from natgym.transitions import random_transform
+from natgym.userdata import source_of
 
 FORMAT = 1
 """Version of the checkpoint layout (part of the cache key)."""
@@ -126,27 +127,59 @@ class TrainConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def filename(self) -> str:
-        """Cache file name: ``supernet-<dataset>-<preset>-<key>.pt``."""
-        return f"supernet-{self.dataset}-{self.preset}-{self.key()}.pt"
+        """Cache file name: ``supernet-<dataset>-<preset>-<key>.pt`` (a user dataset's
+        ``kind:<hash>`` name written ``kind-<hash>``)."""
+        return f"supernet-{self.dataset.replace(':', '-')}-{self.preset}-{self.key()}.pt"
+
+
+USER_STEPS = 2000
+"""SGD steps a supernet on your own data trains for by default (about the digits default's)."""
 
 
 def default_config(
-    dataset: str = "digits", preset: str | None = None, seed: int = 0, **overrides: Any
+    dataset: str = "digits",
+    preset: str | None = None,
+    seed: int = 0,
+    data: Dataset | None = None,
+    steps: int | None = None,
+    **overrides: Any,
 ) -> TrainConfig:
     """The default training configuration for ``dataset`` and ``preset`` (default: the
-    dataset's own), with ``overrides`` (any :class:`TrainConfig` field) applied."""
-    if dataset not in DATASETS:
-        raise ConfigError(f"dataset: unknown dataset {dataset!r}; allowed: {', '.join(DATASETS)}")
+    dataset's own), for cells of ``steps`` intermediate nodes (default: the preset's 4), with
+    ``overrides`` (any :class:`TrainConfig` field) applied.
+
+    Your own data (``folder:PATH`` / ``npz:PATH``) needs the loaded ``data``: the configuration
+    takes its content name, channels and classes from it; the preset defaults to ``digits`` for
+    images up to 16 x 16 and ``cifar10`` above; training runs ``USER_STEPS`` SGD steps (at
+    least 20 epochs) in batches of up to 64."""
+    user = source_of(dataset) is not None
+    if user and data is None:
+        raise ConfigError(f"dataset: {dataset!r} is your own data; pass the loaded dataset as data")
+    if not user and dataset not in DATASETS:
+        raise ConfigError(
+            f"dataset: unknown dataset {dataset!r}; allowed: {', '.join(DATASETS)}, folder:PATH, npz:PATH"
+        )
+    if user:
+        preset = preset or ("digits" if data.image_size <= 16 else "cifar10")
     preset = preset or DEFAULT_PRESET[dataset]
     if preset not in PRESETS:
         raise ConfigError(f"preset: unknown supernet preset {preset!r}; allowed: {', '.join(PRESETS)}")
-    shape = {"digits": (1, 10), "synthetic": (3, 4), "cifar10": (3, 10), "cifar100": (3, 100)}[dataset]
+    if user:
+        shape = (data.in_channels, data.num_classes)
+    else:
+        shape = {"digits": (1, 10), "synthetic": (3, 4), "cifar10": (3, 10), "cifar100": (3, 100)}[dataset]
     net = replace(PRESETS[preset], in_channels=shape[0], num_classes=shape[1])
+    if steps is not None:
+        net = replace(net, steps=positive_int("steps", steps))
     base = {"digits": dict(epochs=150, lr=0.05, random_concat=True), "cifar10": dict(epochs=100, lr=0.01)}[
         preset
     ]
     if dataset == "synthetic":  # test data: a few epochs are enough
         base = {**base, "epochs": 5}
+    if user:
+        batch = min(64, len(data.train))
+        base = {**base, "batch_size": batch, "epochs": max(20, -(-USER_STEPS // (len(data.train) // batch)))}
+        dataset = data.name
     unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__))
     if unknown:
         raise ConfigError(
