@@ -123,6 +123,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_optimize(args: argparse.Namespace) -> None:
+    """Your cell on your data: supernet, agent, transformation, both trained from scratch, report."""
+    from agents.optimize import optimize_command
+
+    optimize_command(args)
+
+
 def cmd_transform(args: argparse.Namespace) -> None:
     """Transform an architecture with a trained NAT agent."""
     from agents.nat.commands import transform_command
@@ -283,6 +290,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="natgym-transform", help="output folder (default %(default)s)")
     _evaluator_arguments(p)
     p.set_defaults(func=cmd_transform)
+    p = sub.add_parser("optimize", help="your cell on your images: transform it and measure both, one report")
+    p.add_argument("--arch", required=True, help="zoo name, genotype text or .json file (any cell size)")
+    p.add_argument(
+        "--dataset",
+        default="digits",
+        help="folder:PATH, npz:PATH or a built-in dataset (default %(default)s)",
+    )
+    p.add_argument("--out", default="natgym-optimize", help="output folder, resumed (default %(default)s)")
+    p.add_argument(
+        "--updates", type=int, default=100, help="NAT agent updates of 8 episodes (default %(default)s)"
+    )
+    p.add_argument(
+        "--seeds", type=int, default=3, help="stand-alone trainings per cell (default %(default)s)"
+    )
+    p.add_argument("--epochs", type=int, default=None, help="stand-alone epochs (default: the protocol's)")
+    p.add_argument("--supernet-epochs", type=int, default=None, help="train the supernet this long into OUT")
+    p.add_argument("--image-size", type=int, default=None, help="resize folder:PATH images to N x N")
+    p.add_argument("--data-root", default=None, help="folder with CIFAR files")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the agent and the sampling (default %(default)s)"
+    )
+    p.set_defaults(func=cmd_optimize)
     p = sub.add_parser("evaluate", help="train an architecture from scratch and report its test accuracy")
     p.add_argument("--genotype", required=True, help="zoo name, genotype text or .json file")
     p.add_argument("--preset", choices=("digits", "cifar10"), default="digits", help="(default %(default)s)")

@@ -8,6 +8,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from make_images import make_folder
 
 import natgym  # noqa: F401  (registers the ids)
 from natgym import zoo
@@ -19,22 +20,6 @@ from natgym.supernet import SupernetConfig
 from natgym.supernet.train import default_config, load_supernet, train_supernet
 
 TINY = SupernetConfig(channels=4, layers=3, steps=4, in_channels=1, num_classes=3).to_dict()
-
-
-def make_folder(root: Path, classes: int = 3, per_class: int = 12, size: int = 8, rgb: bool = False) -> Path:
-    """Class k's images: a bright k-th horizontal band plus noise (PNG files)."""
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for k in range(classes):
-        folder = root / f"class_{k}"
-        folder.mkdir(parents=True)
-        for i in range(per_class):
-            img = rng.integers(0, 60, (size, size)).astype(np.uint8)
-            img[k * size // classes : (k + 1) * size // classes] += 180
-            pixels = np.stack([img] * 3, -1) if rgb else img
-            Image.fromarray(pixels).save(folder / f"{i:03d}.png")
-    return root
 
 
 @pytest.fixture
