@@ -116,32 +116,45 @@ def derive_natgym(
 ) -> dict[str, Genotype]:
     """Transform each input with a NAT agent (the demo agent unless ``args.agent`` is a
     checkpoint), scoring candidates with the ``dataset`` supernet (``args.supernet`` if given);
-    cached in ``out/natgym_transforms.json``. An input the supernet cannot score (e.g. ENAS's
-    5-node cells on a 4-node supernet) is recorded as ``{"skipped": reason}`` and left out."""
+    cached in ``out/natgym_transforms.json``. Inputs with other cell sizes than 4 (ENAS: 5 nodes)
+    get a default supernet and a demo agent of their own size (``out/agent_steps<N>``). An
+    input that cannot be scored (a given 4-node supernet or agent for a 5-node cell) is recorded
+    as ``{"skipped": reason}`` and retried on the next run."""
     agent, device = args.agent, args.device
     cache = out / "natgym_transforms.json"
     done: dict[str, Any] = json.loads(cache.read_text()) if cache.is_file() else {}
-    todo = [n for n in inputs if n not in done]
-    if todo:
+    todo = [n for n in inputs if n not in done or "skipped" in done[n]]
+    by_steps: dict[int, list[str]] = {}
+    for name in todo:
+        by_steps.setdefault(zoo.get(name).steps, []).append(name)
+    for steps, names in sorted(by_steps.items()):
         from agents.nat.commands import quick_agent
         from agents.nat.derive import derive
         from agents.nat.trainer import load_policy
 
-        evaluator = EvaluatorSpec(
-            dataset, supernet=args.supernet, device=device, data_root=args.data_root
-        ).build()
+        folder = out / ("agent" if steps == 4 else f"agent_steps{steps}")
+        try:
+            spec = EvaluatorSpec(
+                dataset, supernet=args.supernet, steps=steps, device=device, data_root=args.data_root
+            )
+            evaluator = spec.build()
+        except ConfigError as exc:
+            done.update({name: {"skipped": str(exc)} for name in names})
+            write_json(cache, done)
+            continue
         if agent:
             policy = load_policy(agent, device=device)
         else:
-            print(f"natgym column: training/reusing the short demo NAT agent in {out / 'agent'}")
-            policy = quick_agent(evaluator, out / "agent", device=device)
-        for name in todo:
+            print(f"natgym column: training/reusing the short demo NAT agent in {folder}")
+            policy = quick_agent(evaluator, folder, device=device, steps=steps)
+        for name in names:
             try:
                 result = derive(zoo.get(name), policy, evaluator, samples=10, seed=0)
-            except GenotypeError as exc:
+            except (GenotypeError, ConfigError) as exc:
                 done[name] = {"skipped": str(exc)}
             else:
-                done[name] = {**result.to_dict(), "source": agent or str(out / "agent" / "checkpoint.pt")}
+                source = agent or str(folder / "checkpoint.pt")
+                done[name] = {**result.to_dict(), "source": source, "steps": steps}
             write_json(cache, done)
     return {n: _genotype_from(done[n]) for n in inputs if "skipped" not in done[n]}
 

@@ -34,11 +34,22 @@ class _Lines(io.TextIOBase):
         self.stream.flush()
 
 
+class _LogBar(tqdm):
+    """A bar for a log: postfix and description changes wait for the next timed redraw."""
+
+    def set_postfix(self, ordered_dict: Any = None, refresh: bool = True, **kwargs: Any) -> None:
+        super().set_postfix(ordered_dict, refresh=False, **kwargs)
+
+    def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
+        super().set_description(desc, refresh=False)
+
+
 def progress_bar(iterable: Any = None, **kwargs: Any) -> tqdm:
     """``tqdm(iterable, **kwargs)`` on a terminal; elsewhere plain lines every ``LOG_INTERVAL``
     seconds (see the module docstring)."""
     stream = sys.stderr
-    if not (hasattr(stream, "isatty") and stream.isatty()):
-        kwargs = {"mininterval": LOG_INTERVAL, "maxinterval": LOG_INTERVAL, "ascii": True, **kwargs}
-        kwargs["file"] = _Lines(stream)
-    return tqdm(iterable, **kwargs)
+    if hasattr(stream, "isatty") and stream.isatty():
+        return tqdm(iterable, **kwargs)
+    kwargs = {"mininterval": LOG_INTERVAL, "maxinterval": LOG_INTERVAL, "ascii": True, **kwargs}
+    kwargs["file"] = _Lines(stream)
+    return _LogBar(iterable, **kwargs)

@@ -51,9 +51,11 @@ def train_command(args: argparse.Namespace) -> None:
     print(f"checkpoint: {out / 'checkpoint.pt'}   log: {out / 'progress.csv'}   tensorboard: {out / 'tb'}")
 
 
-def quick_agent(evaluator: Any, out: Path, seed: int = 0, device: str = "auto") -> NATPolicy:
-    """Train (or resume) the short demo agent in ``out`` and return its policy."""
+def quick_agent(evaluator: Any, out: Path, seed: int = 0, device: str = "auto", steps: int = 4) -> NATPolicy:
+    """Train (or resume) the short demo agent in ``out`` on uniform inputs of ``steps``
+    intermediate nodes and return its policy."""
     cfg = NATConfig(
+        env_kwargs={"steps": steps} if steps != 4 else {},
         num_envs=DEMO_ENVS,
         updates=DEMO_UPDATES,
         lr=DEMO_LR,
