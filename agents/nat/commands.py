@@ -82,7 +82,7 @@ def transform_command(args: argparse.Namespace) -> None:
     genotype = zoo.resolve(args.arch)
     if args.samples < 1:
         raise ConfigError(f"samples: expected a positive integer, got {args.samples}")
-    spec = EvaluatorSpec.from_args(args)
+    spec = EvaluatorSpec.from_args(args, steps=genotype.steps)  # a 5-node cell gets a 5-node supernet
     evaluator = spec.build()
     out = Path(args.out)
     if args.checkpoint:
@@ -90,7 +90,9 @@ def transform_command(args: argparse.Namespace) -> None:
     else:
         ckpt = out / "agent" / "checkpoint.pt"
         print(f"no --checkpoint given: training a short NAT agent in {ckpt.parent} (reused next time)")
-        policy = quick_agent(evaluator, out / "agent", seed=args.seed, device=spec.device)
+        policy = quick_agent(
+            evaluator, out / "agent", seed=args.seed, device=spec.device, steps=genotype.steps
+        )
     result = derive(genotype, policy, evaluator, samples=args.samples, greedy=args.greedy, seed=args.seed)
     name = args.arch if args.arch in {n.lower() for n in zoo.names()} | set(zoo.names()) else "transform"
     report(result, out, f"transform_{name}")
