@@ -49,7 +49,8 @@ class EvaluatorSpec:
       cells); an env sets it to its own ``steps``, so a 5-node supernet is trained on demand.
     * ``seed`` (0): the default supernet's seed and the seed of the reward image subset.
     * ``device`` (``"auto"``): resolved on creation to ``"cpu"`` or ``"cuda:N"``.
-    * ``mode`` (``"fixed"``, see :data:`MODES`), ``batch_size`` (64 images per call).
+    * ``mode`` (``"fixed"``, see :data:`MODES`), ``batch_size`` (64 images per call; your own
+      data with a smaller policy split scores on all of it).
     * ``cotrain`` (False): keep training the supernet while agents query it --
       ``cotrain_steps`` SGD steps per ``cotrain_every`` rewards (2 queries each), so the
       training per env step does not depend on how many envs share the evaluator.
@@ -190,6 +191,8 @@ class EvaluatorSpec:
                 if config.seed == self.seed
                 else load_dataset(self.dataset, self.data_root, config.seed, self.image_size)
             )
+            if spec.batch_size > len(data.policy):  # a small folder: score on its whole policy split
+                spec = spec.replace(batch_size=len(data.policy))
         else:
             if source_of(config.dataset) is not None:
                 raise ConfigError(
