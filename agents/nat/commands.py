@@ -26,7 +26,7 @@ def train_command(args: argparse.Namespace) -> None:
     """``natgym train-agent --algo nat`` (``--cotrain`` is the NAT trainer's alternation, so the
     evaluator itself does not co-train)."""
     spec = EvaluatorSpec.from_args(args)
-    out = Path(args.out or f"runs/nat-{args.variant}-{spec.dataset.partition(":")[0]}-seed{args.seed}")
+    out = Path(args.out or f"runs/nat-{args.variant}-{spec.dataset.partition(':')[0]}-seed{args.seed}")
     cfg = NATConfig(
         num_envs=args.num_envs,
         updates=args.updates,

@@ -17,7 +17,7 @@ def train_command(args: argparse.Namespace) -> None:
     the evaluator keeps training the supernet as the agent queries it)."""
     spec = EvaluatorSpec.from_args(args, cotrain=args.cotrain)
     evaluator = spec.build()
-    out = Path(args.out or f"runs/{args.algo}-{spec.dataset.partition(":")[0]}-seed{args.seed}")
+    out = Path(args.out or f"runs/{args.algo}-{spec.dataset.partition(':')[0]}-seed{args.seed}")
     result = train(
         args.algo,
         env_kwargs={"reward": evaluator},
