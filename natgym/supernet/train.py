@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from natgym import zoo
+from natgym import distributed, zoo
 from natgym.checks import finite, nonneg_int, positive_int
 from natgym.data import DATASETS, Dataset, load_dataset
 from natgym.device import resolve_device
@@ -220,11 +220,29 @@ class Trainer:
     """SGD on the supernet's weights with uniformly sampled architectures.
 
     :meth:`step` takes one minibatch step; :meth:`epoch` a pass over the weight-train split. Used
-    by :func:`train_supernet` and by the co-training evaluator.
+    by :func:`train_supernet` and by the co-training evaluator. Under ``torchrun`` (``world`` > 1)
+    every rank draws the same minibatch indices and architectures, trains on its own share of
+    the minibatch (``index[rank::world]``) through ``DistributedDataParallel``, which averages
+    the gradients, and reports the loss and accuracy averaged over ranks.
     """
 
-    def __init__(self, model: Supernet, data: Dataset, config: TrainConfig, device: torch.device) -> None:
+    def __init__(
+        self,
+        model: Supernet,
+        data: Dataset,
+        config: TrainConfig,
+        device: torch.device,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
         self.model, self.data, self.config, self.device = model, data, config, device
+        self.rank, self.world = rank, world
+        self.forward = model
+        if world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [device.index] if device.type == "cuda" else None
+            self.forward = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
         self.images = data.train.images.to(device)
         self.labels = data.train.labels.to(device)
         self.optimizer = torch.optim.SGD(
@@ -248,6 +266,8 @@ class Trainer:
         (loss, accuracy) of the minibatch."""
         if index is None:
             index = torch.randint(0, len(self.labels), (self.config.batch_size,), generator=self.generator)
+        if self.world > 1:
+            index = index[self.rank :: self.world]
         index = index.to(self.device)
         x, y = self.images[index], self.labels[index]
         if self.config.augment:
@@ -256,7 +276,7 @@ class Trainer:
         genotypes = [sample_training_arch(self.config, self.rng) for _ in range(self.config.archs_per_step)]
         self.model.train()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            logits = self.model(x, genotypes).flatten(0, 1)
+            logits = self.forward(x, genotypes).flatten(0, 1)
         y = y.repeat(len(genotypes))
         loss = F.cross_entropy(logits.float(), y)
         self.optimizer.zero_grad(set_to_none=True)
@@ -272,7 +292,10 @@ class Trainer:
             )
         self.optimizer.step()
         self.steps_done += 1
-        return value, (logits.detach().argmax(1) == y).float().mean().item()
+        accuracy = (logits.detach().argmax(1) == y).float().mean().item()
+        if self.world > 1:
+            value, accuracy = distributed.mean([value, accuracy], self.device)
+        return value, accuracy
 
     def epoch(self, progress: Callable[[float, float], None] | None = None) -> tuple[float, float]:
         """A pass over the weight-train split in random minibatches (the last partial one
@@ -330,6 +353,8 @@ def train_supernet(
     if _finished(path, config, cached):
         return path
     check_writable(path, field, need_bytes=3 * 4 * sum(p.numel() for p in Supernet(config.net).parameters()))
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun: the ranks train together, rank 0 writes
+        return _train(config, path, device, data, data_root, progress, checkpoint_seconds, on_epoch)
     with _lock(path.with_name(path.name + ".lock"), progress):
         if _finished(path, config, cached):  # another process finished it while we waited
             return path
@@ -396,11 +421,12 @@ def _train(
     checkpoint_seconds: float,
     on_epoch: Callable[[int], None] | None,
 ) -> Path:
-    dev = resolve_device(device)
+    rank, world, dev = distributed.setup(device)
+    progress = progress and rank == 0
     data = data if data is not None else load_dataset(config.dataset, data_root, config.seed)
     torch.manual_seed(config.seed)
     model = Supernet(config.net).to(dev, memory_format=torch.channels_last)
-    trainer = Trainer(model, data, config, dev)
+    trainer = Trainer(model, data, config, dev, rank, world)
     partial = path.with_name(path.name + ".partial")
     elapsed = 0.0
     if partial.is_file():
@@ -428,7 +454,8 @@ def _train(
             lambda lo, ac: (bar.update(1), bar.set_postfix(loss=f"{lo:.3f}", acc=f"{ac:.3f}"))
         )
         elapsed += time.perf_counter() - start
-        if time.monotonic() - last_save >= checkpoint_seconds or trainer.epochs_done == config.epochs:
+        due = time.monotonic() - last_save >= checkpoint_seconds or trainer.epochs_done == config.epochs
+        if due and rank == 0:
             save_torch(partial, {**trainer.state(), "train_seconds": elapsed})
             last_save = time.monotonic()
         if on_epoch is not None:
@@ -444,8 +471,10 @@ def _train(
         "train_accuracy": float(acc),
         "device": str(dev),
     }
-    save_torch(path, final)
-    partial.unlink(missing_ok=True)
+    if rank == 0:
+        save_torch(path, final)
+        partial.unlink(missing_ok=True)
+    distributed.barrier()  # every rank returns once the file exists
     return path
 
 
