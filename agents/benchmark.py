@@ -256,7 +256,7 @@ def bench_command(args: Any) -> None:
         extra={"mode": "quick" if args.quick else "default"},
     )
     start = time.perf_counter()
-    records = run_benchmark(cfg)
+    records = run_benchmark(cfg, ray=args.ray)
     print(markdown_table(summary_rows(records, cfg.agents)), end="")
     print(
         f"{len(records)} runs in {cfg.out_dir} ({time.perf_counter() - start:.0f} s in this call; "
@@ -297,36 +297,95 @@ def run_benchmark(
     cfg: BenchConfig,
     evaluator: Evaluator | None = None,
     on_run: Callable[[dict[str, Any]], None] | None = None,
+    ray: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run every missing (agent, seed) of ``cfg`` (stored runs are reused), write the report,
     and return all records. ``evaluator`` defaults to the evaluator of ``cfg.reward``;
-    ``on_run(record)`` is called after each run that actually ran."""
+    ``on_run(record)`` is called after each run that actually ran.
+
+    ``ray``: run the missing runs as Ray tasks (:func:`run_on_ray`) -- ``"local"`` starts a local
+    Ray, ``"auto"`` or an address joins a cluster. The files are the ones the local runner writes,
+    so a sweep stopped under either runner resumes under either."""
     cfg.validate()
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
-    records: list[dict[str, Any]] = []
+    records: dict[tuple[int, str], dict[str, Any]] = {}
     jobs = [(seed, agent) for seed in range(cfg.seeds) for agent in cfg.agents]
     try:
-        if evaluator is None:
+        if evaluator is None:  # also trains the supernet into the cache before any worker needs it
             evaluator = cfg.reward.build(cfg.progress)
         probe = evaluator_probe(evaluator, cfg.arch)
         (Path(cfg.out_dir) / "runs").mkdir(parents=True, exist_ok=True)
-        bar = progress_bar(jobs, desc="bench", disable=not cfg.progress)
-        for seed, agent in bar:
+        paths = {}
+        for seed, agent in jobs:
             plain = run_path(cfg.out_dir, agent, seed)
             keyed = run_path(cfg.out_dir, agent, seed, cfg.identity(probe))
-            record = load_run(plain, cfg, probe) or load_run(keyed, cfg, probe)
-            if record is None:
+            stored = load_run(plain, cfg, probe) or load_run(keyed, cfg, probe)
+            if stored is not None:
+                records[(seed, agent)] = stored
+            paths[(seed, agent)] = keyed if plain.exists() else plain
+
+        def finished(seed: int, agent: str, record: dict[str, Any]) -> None:
+            write_json(paths[(seed, agent)], record, indent=None)
+            records[(seed, agent)] = record
+            if on_run is not None:
+                on_run(record)
+
+        todo = [job for job in jobs if job not in records]
+        if ray is not None:
+            run_on_ray(todo, cfg, evaluator, probe, ray, finished)
+        else:
+            bar = progress_bar(todo, desc="bench", disable=not (cfg.progress and todo))
+            for seed, agent in bar:
                 bar.set_postfix(agent=agent, seed=seed)
-                record = run_one(agent, seed, cfg, evaluator, probe)
-                write_json(keyed if plain.exists() else plain, record, indent=None)
-                if on_run is not None:
-                    on_run(record)
-            records.append(record)
+                finished(seed, agent, run_one(agent, seed, cfg, evaluator, probe))
     finally:
         torch.set_num_threads(threads)
-    write_report(records, cfg)
-    return records
+    ordered = [records[job] for job in jobs]
+    write_report(ordered, cfg)
+    return ordered
+
+
+def _ray_task(agent: str, seed: int, cfg: BenchConfig, evaluator: Evaluator | None, probe: float) -> dict:
+    """One run inside a Ray worker: its own torch threads and evaluator (loaded from the cache)."""
+    torch.set_num_threads(cfg.threads)
+    evaluator = evaluator if evaluator is not None else cfg.reward.build(progress=False)
+    return run_one(agent, seed, cfg, evaluator, probe)
+
+
+def run_on_ray(
+    todo: Sequence[tuple[int, str]],
+    cfg: BenchConfig,
+    evaluator: Evaluator,
+    probe: float,
+    address: str,
+    finished: Callable[[int, str, dict[str, Any]], None],
+) -> None:
+    """Run ``todo`` (seed, agent) jobs as Ray tasks of ``cfg.threads`` CPUs (and one GPU each when
+    the reward runs on CUDA); ``finished(seed, agent, record)`` stores each as it completes, with
+    a progress bar over finished runs. A supernet evaluator is rebuilt in each worker from
+    ``cfg.reward`` (the supernet is in the cache by then; on a cluster pass ``--supernet`` on a
+    shared filesystem); any other evaluator (e.g. a test's function) is shipped to the workers."""
+    import ray
+
+    from natgym.reward import SupernetEvaluator
+
+    if not todo:
+        return
+    if not ray.is_initialized():
+        options = {"address": None} if address == "local" else {"address": address}
+        ray.init(**options, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    gpus = 1 if cfg.reward.device.startswith("cuda") else 0
+    task = ray.remote(num_cpus=cfg.threads, num_gpus=gpus)(_ray_task)
+    shipped = None if isinstance(evaluator, SupernetEvaluator) else evaluator
+    pending = {task.remote(agent, seed, cfg, shipped, probe): (seed, agent) for seed, agent in todo}
+    bar = progress_bar(total=len(pending), desc="bench (ray)", disable=not cfg.progress)
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        seed, agent = pending.pop(done[0])
+        finished(seed, agent, ray.get(done[0]))
+        bar.update()
+    bar.close()
 
 
 # ----------------------------------------------------------------------------- report

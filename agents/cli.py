@@ -333,6 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", default="DARTS", help="input architecture (default %(default)s)")
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results/compare[/quick])")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default %(default)s)")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run the runs as Ray tasks: a local Ray (no ADDRESS), 'auto' or a cluster address",
+    )
     EvaluatorSpec.add_arguments(p)
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("train-supernet", help="train the weight-sharing supernet (cached per config)")
