@@ -113,6 +113,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         device=args.device,
         epochs=args.epochs,
     )
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 reports
+        return
     accs = ", ".join(f"{100 * a:.2f}" for a in res["test_accuracy"])
     print(
         f"test accuracy {100 * res['test_accuracy_mean']:.2f} +- {100 * res['test_accuracy_std']:.2f} % "

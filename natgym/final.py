@@ -58,9 +58,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from natgym import distributed
 from natgym.checks import finite, nonneg_int, positive_int
 from natgym.cost import network_cost
-from natgym.device import resolve_device
 from natgym.errors import ConfigError, TrainingDiverged
 from natgym.files import check_writable, load_checkpoint, read_json, save_torch, write_json
 from natgym.genotype import Genotype
@@ -243,7 +243,8 @@ def train_seed(
         _check_identity(done, identity, result_path)
         return done
     check_writable(ckpt_path, "out_dir")
-    dev = resolve_device(device)
+    rank, world, dev = distributed.setup(device)
+    progress = progress and rank == 0
     torch.manual_seed(seed)
     np.random.seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -261,6 +262,12 @@ def train_seed(
     optimizer = torch.optim.SGD(
         model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
+    forward = model
+    if world > 1:  # torchrun: each rank trains on its share of every minibatch, gradients averaged
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [dev.index] if dev.type == "cuda" else None
+        forward = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
     start, history, elapsed = 0, [], 0.0
     if ckpt_path.is_file():
         state = load_checkpoint(
@@ -301,9 +308,11 @@ def train_seed(
             if config.augment:
                 x = data.augment(x, generator)
             x = cutout(x, config.cutout, generator)
+            if world > 1:  # augmented as one minibatch, so every rank's random draws stay in step
+                x, y = x[rank::world], y[rank::world]
             x, y = _to_device(x, dev), y.to(dev)
             with _autocast(dev):
-                logits, aux = model(x)
+                logits, aux = forward(x)
                 loss = criterion(logits.float(), y)
                 if aux is not None:
                     loss = loss + config.auxiliary * criterion(aux.float(), y)
@@ -313,6 +322,11 @@ def train_seed(
             optimizer.step()
             loss_sum += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.all_reduce(loss_sum)
+            dist.all_reduce(correct)
         train_loss, train_acc = float(loss_sum) / n, int(correct) / n
         if not math.isfinite(train_loss):
             raise TrainingDiverged(
@@ -322,20 +336,21 @@ def train_seed(
         elapsed += time.perf_counter() - t0
         history.append({"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_accuracy": train_acc})
         bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}")
-        save_torch(
-            ckpt_path,
-            {
-                **identity,
-                "epoch": epoch + 1,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
-                "history": history,
-                "elapsed": elapsed,
-            },
-        )
+        if rank == 0:
+            save_torch(
+                ckpt_path,
+                {
+                    **identity,
+                    "epoch": epoch + 1,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
+                    "history": history,
+                    "elapsed": elapsed,
+                },
+            )
         if stop_after is not None and epoch + 1 - start >= stop_after and epoch + 1 < config.epochs:
             bar.close()
             return None
@@ -351,7 +366,9 @@ def train_seed(
         "device": str(dev),
         "history": history,
     }
-    write_json(result_path, result)
+    if rank == 0:
+        write_json(result_path, result)
+    distributed.barrier()  # every rank returns once the result exists
     return result
 
 

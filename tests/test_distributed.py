@@ -13,15 +13,16 @@ import pytest
 import torch
 
 WORKER = Path(__file__).resolve().parent / "ddp_worker.py"
+FINAL_WORKER = Path(__file__).resolve().parent / "ddp_final_worker.py"
 LOSS_TOLERANCE = 0.15
 """Largest difference of the last epoch's mean training loss, 2 ranks vs 1 process (measured: 0.03)."""
 WEIGHT_TOLERANCE = 0.15
 """Largest relative distance of the trained weights, 2 ranks vs 1 process (measured: 0.03)."""
 
 
-def _torchrun(out: Path, epochs: int, *extra: str) -> int:
+def _torchrun(out: Path, epochs: int, *extra: str, worker: Path = WORKER) -> int:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           str(WORKER), str(out), str(epochs), *extra]  # fmt: skip
+           str(worker), str(out), str(epochs), *extra]  # fmt: skip
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=out.parent).returncode
 
 
@@ -49,3 +50,26 @@ def test_two_gloo_ranks_train_checkpoint_resume_and_match_one_process(tmp_path, 
     assert abs(meta["train_loss"] - single_meta["train_loss"]) <= LOSS_TOLERANCE
     assert float((straight - single).norm() / single.norm()) <= WEIGHT_TOLERANCE
     assert not torch.equal(straight, single)  # two ranks really ran
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_train_a_standalone_network_resume_and_match_one_process(tmp_path, monkeypatch):
+    import json
+
+    def run(name: str, *extra: str) -> int:
+        return _torchrun(tmp_path / name, 3, *extra, worker=FINAL_WORKER)
+
+    assert run("ddp") == 0
+    assert run("cut", "1") == 0  # stop_after: a clean stop after epoch 1, checkpoint written
+    assert (tmp_path / "cut" / "checkpoint.pt").is_file() and not (tmp_path / "cut" / "result.json").exists()
+    assert run("cut") == 0  # resumed
+    straight = json.loads((tmp_path / "ddp" / "result.json").read_text())
+    resumed = json.loads((tmp_path / "cut" / "result.json").read_text())
+    assert straight["history"] == resumed["history"] and straight["test_accuracy"] == resumed["test_accuracy"]
+
+    monkeypatch.setattr(sys, "argv", ["ddp_final_worker.py", str(tmp_path / "one"), "3"])
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    exec(compile(FINAL_WORKER.read_text(), str(FINAL_WORKER), "exec"), {"__name__": "__main__"})
+    single = json.loads((tmp_path / "one" / "result.json").read_text())
+    two, one = straight["history"][-1]["train_loss"], single["history"][-1]["train_loss"]
+    assert abs(two - one) <= LOSS_TOLERANCE and two != one
