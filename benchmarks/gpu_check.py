@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import fake_dataset, sync, transformed  # noqa: E402  (the benchmarks' own helpers)
+from throughput import fake_dataset, timed, transformed  # noqa: E402  (the benchmarks' own helpers)
 
 import natgym  # noqa: E402, F401  (registers the env ids)
 from natgym import zoo  # noqa: E402
@@ -48,14 +48,6 @@ from natgym.supernet import Supernet  # noqa: E402
 from natgym.supernet.train import Trainer, default_config  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _timed(fn, device: torch.device) -> float:
-    sync(device)
-    start = time.perf_counter()
-    fn()
-    sync(device)
-    return time.perf_counter() - start
 
 
 def check(device: torch.device, tiny: bool) -> dict:
@@ -74,7 +66,7 @@ def check(device: torch.device, tiny: bool) -> dict:
     trainer = Trainer(model, data, config, device)
     steps = 3 if tiny else 30
     trainer.step()
-    seconds = _timed(lambda: [trainer.step() for _ in range(steps)], device)
+    seconds = timed(lambda: [trainer.step() for _ in range(steps)], device)
     rows["supernet training"] = {"value": steps * config.batch_size / seconds, "unit": "images/s"}
 
     # ---- forward agreement: the evaluator's device path vs the fp32 module forward
@@ -108,12 +100,12 @@ def check(device: torch.device, tiny: bool) -> dict:
     before = [zoo.sample(rng) for _ in range(pairs)]
     after = [transformed(g, rng) for g in before]
     mini.reward(before[:2], after[:2])
-    seconds = _timed(
+    seconds = timed(
         lambda: [mini.reward(before[i : i + 8], after[i : i + 8]) for i in range(0, pairs, 8)], device
     )
     rows["rewards/s, minibatch 64"] = {"value": pairs / seconds, "unit": "rewards/s (8 pairs per call)"}
     few = before[: 2 if tiny else 8]
-    seconds = _timed(lambda: mini.accuracy_on(few + [transformed(g, rng) for g in few]), device)
+    seconds = timed(lambda: mini.accuracy_on(few + [transformed(g, rng) for g in few]), device)
     rows["rewards/s, full policy split"] = {
         "value": len(few) / seconds,
         "unit": f"rewards/s ({len(data.policy)} images each)",
@@ -129,7 +121,7 @@ def check(device: torch.device, tiny: bool) -> dict:
             env.step(env.action_space.sample(mask=info["action_mask"]))
 
     rows["env episodes/s"] = {
-        "value": episodes / _timed(run_env, device),
+        "value": episodes / timed(run_env, device),
         "unit": "episodes/s (fresh inputs)",
     }
     envs = gym.make_vec("NAT-Cell-v0", num_envs=8, reward=evaluator)
@@ -142,7 +134,7 @@ def check(device: torch.device, tiny: bool) -> dict:
             envs.step(actions)
 
     rows["make_vec(8) episodes/s"] = {
-        "value": 8 * max(1, episodes // 8) / _timed(run_vec, device),
+        "value": 8 * max(1, episodes // 8) / timed(run_vec, device),
         "unit": "episodes/s (one reward call per step)",
     }
 
