@@ -44,7 +44,7 @@ import natgym  # noqa: F401  (registers the env ids)
 from agents.ledger import Ledger, LedgerVectorWrapper, LedgerWrapper
 from agents.stats import curve_band, summarize
 from natgym import zoo
-from natgym.checks import positive_int
+from natgym.checks import finite, positive_int
 from natgym.errors import ConfigError
 from natgym.files import atomic_write, write_json, write_text
 from natgym.genotype import Genotype
@@ -52,11 +52,15 @@ from natgym.progress import progress_bar
 from natgym.reward import Evaluator
 from natgym.spec import EvaluatorSpec
 
-AGENTS: tuple[str, ...] = ("nat", "maskable_ppo", "ppo", "a2c", "dqn", "random", "evolution")
+AGENTS: tuple[str, ...] = ("nat", "maskable_ppo", "ppo", "a2c", "dqn", "random", "evolution", "bo")
 """Agents the benchmark knows, in report order."""
 NAT_ENVS = 8
 """Episodes per NAT policy update in the benchmark."""
-SEARCH: dict[str, dict[str, int]] = {"random": {}, "evolution": {"population": 16, "sample": 4}}
+SEARCH: dict[str, dict[str, int]] = {
+    "random": {},
+    "evolution": {"population": 16, "sample": 4},
+    "bo": {"initial": 8, "batch": 4, "candidates": 256},
+}
 """Settings of the search baselines."""
 
 
@@ -72,6 +76,8 @@ class BenchConfig:
     budget: int = 2048
     arch: str = "DARTS"
     reward: EvaluatorSpec = field(default_factory=EvaluatorSpec)
+    cost_weight: float = 0.0
+    """The env's compactness term (``natgym pareto`` sweeps it)."""
     threads: int = 1
     out_dir: str = "benchmarks/results/compare"
     progress: bool = True
@@ -87,36 +93,45 @@ class BenchConfig:
             )
         for name in ("seeds", "budget", "threads"):
             positive_int(name, getattr(self, name))
+        finite("cost_weight", self.cost_weight, 0.0)
         if self.budget < 2 * NAT_ENVS and "nat" in self.agents:
             raise ConfigError(
                 f"budget: the nat agent needs at least {2 * NAT_ENVS} queries (one update), got {self.budget}"
             )
 
-    def identity(self, probe: float | None = None) -> dict[str, Any]:
-        """What a stored run must match to be reused: the agents' hyperparameters, the config
-        and ``probe`` (:func:`evaluator_probe`), which changes with the supernet's weights."""
+    def identity(self, agent: str, probe: float | None = None) -> dict[str, Any]:
+        """What a stored run of ``agent`` must match to be reused: that agent's hyperparameters,
+        the config and ``probe`` (:func:`evaluator_probe`), which changes with the supernet's
+        weights."""
         return {
             "input_accuracy": probe,
-            "agents_sha": agents_fingerprint(),
+            "agents_sha": agents_fingerprint(agent),
             "budget": self.budget,
             "arch": self.arch,
             "dataset": self.reward.dataset,
             "preset": self.reward.preset,
             "supernet": self.reward.supernet,
             "supernet_seed": self.reward.seed,
+            **({"cost_weight": self.cost_weight} if self.cost_weight else {}),
         }
 
 
-def agents_fingerprint() -> str:
-    """Short hash of the agents' settings (SB3 YAML, NAT defaults, search settings)."""
+def agents_fingerprint(agent: str) -> str:
+    """Short hash of one agent's settings (its SB3 hyperparameters, the NAT defaults, or its
+    search settings), so changing one agent's settings reruns only that agent."""
     import hashlib
-    from importlib import resources
 
-    from agents.nat import NATConfig
+    if agent in SEARCH:
+        text = repr(SEARCH[agent])
+    elif agent.startswith("nat"):
+        from agents.nat import NATConfig
 
-    text = resources.files("agents.sb3").joinpath("hyperparams.yaml").read_text()
-    text += repr(NATConfig()) + repr((NAT_ENVS, SEARCH))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+        text = repr((NATConfig(), NAT_ENVS))
+    else:
+        from agents.sb3.train import load_hyperparams
+
+        text = repr(sorted(load_hyperparams(agent).items()))
+    return hashlib.sha256(f"{agent}:{text}".encode()).hexdigest()[:12]
 
 
 def evaluator_probe(evaluator: Evaluator, arch: str) -> float:
@@ -127,19 +142,23 @@ def evaluator_probe(evaluator: Evaluator, arch: str) -> float:
 
 # ----------------------------------------------------------------------------- runners
 def _env_kwargs(cfg: BenchConfig, evaluator: Evaluator) -> dict[str, Any]:
-    return {"reward": evaluator, "arch": cfg.arch}
+    return {"reward": evaluator, "arch": cfg.arch, "cost_weight": cfg.cost_weight}
 
 
 Greedy = Callable[[], tuple[float, dict[str, Any]]] | None
 """What a runner returns: None, or a function measuring the trained policy's greedy transformation."""
 
 
-def _run_search(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledger: Ledger) -> Greedy:
-    from agents.search import random_search, regularized_evolution
+def search_method(agent: str) -> Callable[..., Any]:
+    """The search function of a search baseline (``random``, ``evolution``, ``bo``)."""
+    from agents.search import bayesian_optimization, random_search, regularized_evolution
 
+    return {"random": random_search, "evolution": regularized_evolution, "bo": bayesian_optimization}[agent]
+
+
+def _run_search(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledger: Ledger) -> Greedy:
     env = LedgerWrapper(gym.make("NAT-Cell-v0", **_env_kwargs(cfg, evaluator)), ledger)
-    search = random_search if agent == "random" else regularized_evolution
-    search(env, cfg.budget, seed=seed, **SEARCH[agent])
+    search_method(agent)(env, cfg.budget, seed=seed, **SEARCH[agent])
     return None
 
 
@@ -187,6 +206,7 @@ RUNNERS: dict[str, Callable[[str, BenchConfig, int, Evaluator, Ledger], Greedy]]
     "dqn": _run_sb3,
     "random": _run_search,
     "evolution": _run_search,
+    "bo": _run_search,
 }
 
 
@@ -217,7 +237,7 @@ def run_one(
     record = {
         "agent": agent,
         "seed": seed,
-        "config": cfg.identity(probe),
+        "config": cfg.identity(agent, probe),
         "queries": max(e["queries"] for e in episodes),
         "episodes": len(episodes),
         "evaluations": evaluations,
@@ -279,18 +299,36 @@ def run_path(
     return Path(out_dir) / "runs" / f"{name}.json"
 
 
-def load_run(path: Path, cfg: BenchConfig, probe: float | None = None) -> dict[str, Any] | None:
-    """The stored record at ``path`` if it exists and matches ``cfg`` and ``probe``, else None.
-    Numbers stored as ``null`` (a run without a policy) come back as NaN."""
+def load_run(path: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored record at ``path`` if it exists and its ``config`` equals ``identity``, else
+    None. Numbers stored as ``null`` (a run without a policy) come back as NaN."""
     if not path.is_file():
         return None
     try:
         record = json.loads(path.read_text())
     except json.JSONDecodeError:
         return None
-    if not isinstance(record, dict) or record.get("config") != cfg.identity(probe):
+    if not isinstance(record, dict) or record.get("config") != identity:
         return None
     return {k: float("nan") if v is None and k.startswith("policy_") else v for k, v in record.items()}
+
+
+def stored_runs(
+    out_dir: str | os.PathLike, jobs: Sequence[tuple[int, str]], identity: Callable[[str], dict[str, Any]]
+) -> tuple[dict[tuple[int, str], dict[str, Any]], dict[tuple[int, str], Path]]:
+    """For (seed, agent) ``jobs``: the stored records that match ``identity(agent)`` (reused),
+    and the path each job's record is (or will be) written to -- ``runs/<agent>-seed<k>.json``,
+    or the keyed name beside it when that file holds another configuration (:func:`run_path`)."""
+    (Path(out_dir) / "runs").mkdir(parents=True, exist_ok=True)
+    records, paths = {}, {}
+    for seed, agent in jobs:
+        ident = identity(agent)
+        plain, keyed = run_path(out_dir, agent, seed), run_path(out_dir, agent, seed, ident)
+        stored = load_run(plain, ident) or load_run(keyed, ident)
+        if stored is not None:
+            records[(seed, agent)] = stored
+        paths[(seed, agent)] = keyed if plain.exists() else plain
+    return records, paths
 
 
 def run_benchmark(
@@ -309,21 +347,12 @@ def run_benchmark(
     cfg.validate()
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
-    records: dict[tuple[int, str], dict[str, Any]] = {}
     jobs = [(seed, agent) for seed in range(cfg.seeds) for agent in cfg.agents]
     try:
         if evaluator is None:  # also trains the supernet into the cache before any worker needs it
             evaluator = cfg.reward.build(cfg.progress)
         probe = evaluator_probe(evaluator, cfg.arch)
-        (Path(cfg.out_dir) / "runs").mkdir(parents=True, exist_ok=True)
-        paths = {}
-        for seed, agent in jobs:
-            plain = run_path(cfg.out_dir, agent, seed)
-            keyed = run_path(cfg.out_dir, agent, seed, cfg.identity(probe))
-            stored = load_run(plain, cfg, probe) or load_run(keyed, cfg, probe)
-            if stored is not None:
-                records[(seed, agent)] = stored
-            paths[(seed, agent)] = keyed if plain.exists() else plain
+        records, paths = stored_runs(cfg.out_dir, jobs, lambda agent: cfg.identity(agent, probe))
 
         def finished(seed: int, agent: str, record: dict[str, Any]) -> None:
             write_json(paths[(seed, agent)], record, indent=None)

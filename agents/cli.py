@@ -83,8 +83,19 @@ def cmd_train_agent(args: argparse.Namespace) -> None:
     train_command(args)
 
 
+def cmd_pareto(args: argparse.Namespace) -> None:
+    """Accuracy-cost frontier of one input over a cost-weight sweep (agents/pareto.py)."""
+    from agents.pareto import pareto_command
+
+    pareto_command(args)
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     """Compare agents over seeds on one env configuration (agents/benchmark.py)."""
+    if args.protocol == "amortized":
+        from agents.amortized import amortized_command
+
+        return amortized_command(args)
     from agents.benchmark import bench_command
 
     bench_command(args)
@@ -328,12 +339,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, ...")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("bench", help="compare RL and search agents over seeds at equal query budgets")
+    p.add_argument(
+        "--protocol",
+        choices=("per-arch", "amortized"),
+        default="per-arch",
+        help="per-arch: who transforms --arch best within --budget queries; amortized: train once on "
+        "uniform inputs (--budget queries), then transform held-out inputs (default %(default)s)",
+    )
     p.add_argument("--quick", action="store_true", help="small budget; results in OUT/quick")
-    p.add_argument("--agents", default=None, help="comma-separated subset (default: all seven)")
+    p.add_argument("--agents", default=None, help="comma-separated subset (default: all)")
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per agent (default %(default)s)")
-    p.add_argument("--budget", type=int, default=None, help="supernet queries per run")
-    p.add_argument("--arch", default="DARTS", help="input architecture (default %(default)s)")
-    p.add_argument("--out", default=None, help="results folder (default benchmarks/results/compare[/quick])")
+    p.add_argument(
+        "--budget", type=int, default=None, help="supernet queries per run (amortized: for training)"
+    )
+    p.add_argument("--arch", default="DARTS", help="per-arch: input architecture (default %(default)s)")
+    p.add_argument(
+        "--inputs", type=int, default=None, help="amortized: uniform held-out inputs besides the zoo's"
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="results folder (default benchmarks/results/compare[/quick] or .../amortized[/quick])",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default %(default)s)")
     p.add_argument(
         "--ray",
@@ -345,6 +372,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     EvaluatorSpec.add_arguments(p)
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser(
+        "pareto", help="accuracy vs MAdds of one input's transformations over a cost-weight sweep"
+    )
+    p.add_argument("--arch", default="DARTS", help="input architecture (default %(default)s)")
+    p.add_argument(
+        "--agent",
+        default="evolution",
+        help="a natgym bench agent, e.g. evolution, bo, nat (default %(default)s)",
+    )
+    p.add_argument(
+        "--cost-weights",
+        default="0,0.05,0.1,0.2,0.3,0.5",
+        help="comma-separated cost_weight values (default %(default)s)",
+    )
+    p.add_argument("--budget", type=int, default=1024, help="supernet queries per run (default %(default)s)")
+    p.add_argument("--seeds", type=int, default=2, help="seeds per weight (default %(default)s)")
+    p.add_argument("--out", default="benchmarks/results/pareto", help="output folder (default %(default)s)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default %(default)s)")
+    EvaluatorSpec.add_arguments(p)
+    p.set_defaults(func=cmd_pareto)
     p = sub.add_parser("train-supernet", help="train the weight-sharing supernet (cached per config)")
     p.add_argument(
         "--dataset",

@@ -5,7 +5,8 @@ step's ``info["queries"]`` (what that step asked the evaluator), so several cons
 shared evaluator never count each other's queries. :class:`LedgerWrapper` wraps any natgym env
 (``NAT-Cell-v0``, ``NAT-CellSeq-v0``) and appends one row per finished episode to its ledger:
 the queries spent so far, the reward,
-the accuracies, the MAdds and parameter ratios (after / before) and the transformed genotype.
+the accuracies, the MAdds and parameter ratios (after / before), the input and the transformed
+genotype.
 It also adds ``madds_ratio`` and ``params_ratio`` to the final ``info`` (so ``Monitor`` can
 record them with ``info_keywords``). Several wrapped envs may share one ledger;
 :class:`LedgerVectorWrapper` does the same for a Gymnasium vector env (batched ``info``).
@@ -53,6 +54,7 @@ class Ledger:
                 "acc_after": float(info["acc_after"]),
                 "madds_ratio": float(info["madds_ratio"]),
                 "params_ratio": float(info["params_ratio"]),
+                "genotype_before": str(info["genotype_before"]),
                 "genotype_after": str(info["genotype_after"]),
             }
         )
@@ -113,6 +115,7 @@ class LedgerVectorWrapper(gym.vector.VectorWrapper):
             "madds_after",
             "params_before",
             "params_after",
+            "genotype_before",
             "genotype_after",
         )
         for i in np.flatnonzero(done & valid):

@@ -88,7 +88,7 @@ def test_resume_after_kill_reproduces_next_update(tmp_path):
     kw = dict(num_envs=4, updates=6, lr=1e-2, progress=False, checkpoint_every=2)
     full = train(NATConfig(out_dir=str(tmp_path / "full"), **kw), evaluator=ev)
 
-    def kill(update, row):
+    def kill(update, row, policy):
         if update == 3:
             raise Killed
 

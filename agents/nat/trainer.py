@@ -188,13 +188,13 @@ def train(
     envs: gym.vector.VectorEnv | None = None,
     evaluator: Any = None,
     resume: bool = True,
-    on_update: Callable[[int, dict[str, float]], None] | None = None,
+    on_update: Callable[[int, dict[str, float], NATPolicy], None] | None = None,
 ) -> TrainResult:
     """Train a NAT policy with REINFORCE; resume from ``out_dir/checkpoint.pt`` when present.
 
     ``envs`` defaults to ``make_envs(config, evaluator)``; with ``evaluator`` None, co-training
-    uses the envs' own ``evaluator``. ``on_update(update, row)`` is called after each update has
-    been logged and checkpointed.
+    uses the envs' own ``evaluator``. ``on_update(update, row, policy)`` is called after each update
+    has been logged and checkpointed (e.g. to evaluate the policy during training).
     """
     config.validate()
     device = resolve_device(config.device)
@@ -343,7 +343,7 @@ def train(
                 },
             )
         if on_update is not None:
-            on_update(update + 1, row)
+            on_update(update + 1, row, policy)
 
     bar.close()
     if writer is not None:

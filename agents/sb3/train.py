@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -213,12 +214,14 @@ def train(
     save_freq: int = 1024,
     progress: bool = True,
     overrides: dict[str, Any] | None = None,
+    callbacks: Sequence[BaseCallback] = (),
 ) -> SB3Result:
     """Train ``algo`` on its natgym env (see the module docstring).
 
     ``timesteps`` defaults to the YAML's ``n_timesteps`` or, with ``budget`` (supernet queries),
     to the steps that spend it. ``eval_freq`` > 0 evaluates every that many steps on a separate
-    env (deterministic policy, ``eval_episodes`` episodes).
+    env (deterministic policy, ``eval_episodes`` episodes). ``callbacks`` are SB3 callbacks run
+    after the budget check (e.g. to evaluate the model during training).
     """
     hp = load_hyperparams(algo, overrides)
     out = Path(out_dir) if out_dir is not None else None
@@ -239,18 +242,18 @@ def train(
             model.load_replay_buffer(out / "replay_buffer.pkl")
     else:
         model = build_model(algo, env, seed, device, hp, tb)
-    callbacks: list[BaseCallback] = [StopOnBudget(ledger)]
+    run: list[BaseCallback] = [StopOnBudget(ledger), *callbacks]
     if progress:
-        callbacks.append(ProgressBar(int(timesteps), algo))
+        run.append(ProgressBar(int(timesteps), algo))
     if out:
-        callbacks.append(AtomicCheckpoint(out, save_freq))
+        run.append(AtomicCheckpoint(out, save_freq))
     if eval_freq > 0:
         eval_env = make_env(algo, env_kwargs)
         if algo == "maskable_ppo":
             from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback as Eval
         else:
             Eval = EvalCallback
-        callbacks.append(
+        run.append(
             Eval(
                 eval_env,
                 n_eval_episodes=eval_episodes,
@@ -262,22 +265,23 @@ def train(
         )
     remaining = int(timesteps) - model.num_timesteps
     if remaining > 0:
-        model.learn(
-            remaining, callback=CallbackList(callbacks), reset_num_timesteps=not resume, tb_log_name=algo
-        )
+        model.learn(remaining, callback=CallbackList(run), reset_num_timesteps=not resume, tb_log_name=algo)
     return SB3Result(model, ledger, model.num_timesteps)
 
 
-def greedy_episode(model: Any, env: gym.Env, genotype: Any = None) -> tuple[float, dict[str, Any]]:
-    """Run one deterministic episode of ``model`` on ``env`` (an env from :func:`make_env`),
-    starting from ``genotype`` if given; returns the episode reward and the final ``info``.
-    MaskablePPO gets the env's action masks at every step."""
+def greedy_episode(
+    model: Any, env: gym.Env, genotype: Any = None, deterministic: bool = True
+) -> tuple[float, dict[str, Any]]:
+    """Run one episode of ``model`` on ``env`` (an env from :func:`make_env`), starting from
+    ``genotype`` if given -- deterministic (the greedy action) unless ``deterministic`` is False
+    (a sample of the policy); returns the episode reward and the final ``info``. MaskablePPO
+    gets the env's action masks at every step."""
     masked = type(model).__name__ == "MaskablePPO"
     obs, _ = env.reset(options={"genotype": genotype} if genotype is not None else None)
     total, done, info = 0.0, False, {}
     while not done:
         kwargs = {"action_masks": env.get_wrapper_attr("action_masks")()} if masked else {}
-        action, _ = model.predict(obs, deterministic=True, **kwargs)
+        action, _ = model.predict(obs, deterministic=deterministic, **kwargs)
         obs, reward, terminated, truncated, info = env.step(action)
         total += float(reward)
         done = terminated or truncated

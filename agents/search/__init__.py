@@ -2,14 +2,17 @@
 
 Public names: :func:`uniform_action` and :class:`RandomPolicy` (the uniform random
 valid-transition policy), :func:`random_search` (best of K), :func:`regularized_evolution`,
-:func:`mutate`, :class:`TransformProblem`, :class:`SearchResult`.
+:func:`mutate`, :func:`bayesian_optimization` (BoTorch GP on a graph-kernel embedding),
+:class:`TransformProblem`, :class:`SearchResult`.
 """
 
+from agents.search.bo import bayesian_optimization
 from agents.search.evolution import mutate, regularized_evolution
 from agents.search.problem import SearchResult, TransformProblem
 from agents.search.random_search import RandomPolicy, random_search, uniform_action
 
 __all__ = [
+    "bayesian_optimization",
     "RandomPolicy",
     "SearchResult",
     "TransformProblem",

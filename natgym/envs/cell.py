@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -86,6 +86,8 @@ class NATCellEnv(HonestSpec, gym.Env):
     * ``arch`` (None): a fixed input architecture for every reset.
     * ``invalid_action`` (``"keep"``), ``invalid_penalty`` (0.01): see Action.
     * ``cost_weight`` (0.0): weight of the compactness term.
+    * ``exclude`` (()): genotypes the uniform sampler never returns (redrawn), e.g. the held-out
+      inputs of a generalisation benchmark; a fixed ``arch`` and ``options["genotype"]`` ignore it.
     * ``reward`` (None): what scores architectures -- an :class:`natgym.spec.EvaluatorSpec`
       (dataset, preset, supernet checkpoint, seed, device, ``mode``: ``"fixed"`` image subset,
       deterministic, or ``"minibatch"`` as in the paper, ``cotrain``, batch size...), a dict of
@@ -112,12 +114,22 @@ class NATCellEnv(HonestSpec, gym.Env):
         invalid_action: str = "keep",
         invalid_penalty: float = 0.01,
         cost_weight: float = 0.0,
+        exclude: Iterable[Any] = (),
         reward: Evaluator | EvaluatorSpec | Mapping[str, Any] | str | os.PathLike | None = None,
         pool: EvaluatorPool | None = None,
         render_mode: str | None = None,
     ) -> None:
         self.transform, self.evaluator, self.render_mode = build_parts(
-            steps, rule, arch, invalid_action, invalid_penalty, cost_weight, reward, pool, render_mode
+            steps,
+            rule,
+            arch,
+            invalid_action,
+            invalid_penalty,
+            cost_weight,
+            exclude,
+            reward,
+            pool,
+            render_mode,
         )
         self.steps = self.transform.steps
         n_edges = self.transform.n_edges

@@ -9,6 +9,7 @@ episode state. None of the envs inherits from another.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -77,13 +78,14 @@ def build_parts(
     invalid_action: str,
     invalid_penalty: float,
     cost_weight: float,
+    exclude: Iterable[Any],
     reward: Any,
     pool: EvaluatorPool | None,
     render_mode: str | None,
 ) -> tuple[Transform, Evaluator, str | None]:
     """What every natgym env is built from, its arguments checked: the :class:`Transform`, the
     evaluator (:func:`bind_evaluator`) and the render mode."""
-    transform = Transform.build(steps, rule, arch, invalid_action, invalid_penalty, cost_weight)
+    transform = Transform.build(steps, rule, arch, invalid_action, invalid_penalty, cost_weight, exclude)
     if render_mode is not None and render_mode not in RENDER_MODES:
         raise ConfigError(f"render_mode: unknown mode {render_mode!r}; allowed: {', '.join(RENDER_MODES)}")
     return transform, bind_evaluator(reward, pool, transform.steps), render_mode
@@ -127,7 +129,7 @@ class Transform:
 
     ``rule``, ``invalid_action``, ``invalid_penalty`` and ``cost_weight`` are as in
     :class:`~natgym.envs.cell.NATCellEnv`; ``arch`` is the fixed input (None: sample one per
-    episode).
+    episode); the sampler redraws any genotype in ``exclude``.
     """
 
     steps: int
@@ -136,6 +138,7 @@ class Transform:
     invalid_penalty: float = 0.01
     cost_weight: float = 0.0
     arch: Genotype | None = None
+    exclude: frozenset[Genotype] = frozenset()
 
     @classmethod
     def build(
@@ -146,6 +149,7 @@ class Transform:
         invalid_action: str,
         invalid_penalty: float,
         cost_weight: float,
+        exclude: Iterable[Any] = (),
     ) -> Transform:
         """Check the arguments (ConfigError naming the field) and build."""
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
@@ -159,13 +163,22 @@ class Transform:
         for name, value in (("invalid_penalty", invalid_penalty), ("cost_weight", cost_weight)):
             finite(name, value, 0.0)
         fixed = resolve_genotype(arch, int(steps), "arch") if arch is not None else None
+        if isinstance(exclude, (str, Genotype)):
+            raise ConfigError("exclude: expected a list of genotypes, got a single one; wrap it in a list")
+        held = frozenset(resolve_genotype(g, int(steps), f"exclude[{i}]") for i, g in enumerate(exclude))
         return cls(
-            int(steps), get_rule(rule), invalid_action, float(invalid_penalty), float(cost_weight), fixed
+            int(steps),
+            get_rule(rule),
+            invalid_action,
+            float(invalid_penalty),
+            float(cost_weight),
+            fixed,
+            held,
         )
 
     def start(self, options: dict[str, Any] | None, rng: np.random.Generator) -> Genotype:
         """The input of a new episode: ``options["genotype"]``, else the fixed ``arch``, else a
-        uniform sample (:func:`natgym.zoo.sample`) from ``rng``."""
+        uniform sample (:func:`natgym.zoo.sample`) from ``rng`` that is not in ``exclude``."""
         options = options or {}
         if not isinstance(options, dict):
             raise ConfigError(f"options: expected a dict or None, got {type(options).__name__}")
@@ -176,7 +189,13 @@ class Transform:
             return resolve_genotype(options["genotype"], self.steps, "options['genotype']")
         if self.arch is not None:
             return self.arch
-        return zoo.sample(rng, self.steps)
+        for _ in range(1000):
+            genotype = zoo.sample(rng, self.steps)
+            if genotype not in self.exclude:
+                return genotype
+        raise ConfigError(
+            f"exclude: 1000 uniform draws in a row were excluded ({len(self.exclude)} genotypes)"
+        )
 
     def observe(self, genotype: Genotype) -> dict[str, np.ndarray]:
         """The graph arrays of ``genotype`` (:func:`natgym.graph.encode`) plus its per-edge

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -69,12 +69,22 @@ class NATCellSeqEnv(HonestSpec, gym.Env):
         invalid_action: str = "keep",
         invalid_penalty: float = 0.01,
         cost_weight: float = 0.0,
+        exclude: Iterable[Any] = (),
         reward: Evaluator | EvaluatorSpec | Mapping[str, Any] | str | os.PathLike | None = None,
         pool: EvaluatorPool | None = None,
         render_mode: str | None = None,
     ) -> None:
         self.transform, self.evaluator, self.render_mode = build_parts(
-            steps, rule, arch, invalid_action, invalid_penalty, cost_weight, reward, pool, render_mode
+            steps,
+            rule,
+            arch,
+            invalid_action,
+            invalid_penalty,
+            cost_weight,
+            exclude,
+            reward,
+            pool,
+            render_mode,
         )
         self.steps = self.transform.steps
         n_edges = self.transform.n_edges

@@ -25,7 +25,7 @@ Other ways to vectorise:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -75,6 +75,7 @@ class NATCellVectorEnv(HonestSpec, VectorEnv):
         invalid_action: str = "keep",
         invalid_penalty: float = 0.01,
         cost_weight: float = 0.0,
+        exclude: Iterable[Any] = (),
         reward: Evaluator | EvaluatorSpec | Mapping[str, Any] | str | os.PathLike | None = None,
         pool: EvaluatorPool | None = None,
         render_mode: str | None = None,
@@ -91,7 +92,16 @@ class NATCellVectorEnv(HonestSpec, VectorEnv):
                 f"autoreset_mode: unsupported {autoreset_mode!r}; allowed: {', '.join(m.name for m in modes)}"
             )
         self.transform, self.evaluator, self.render_mode = build_parts(
-            steps, rule, arch, invalid_action, invalid_penalty, cost_weight, reward, pool, render_mode
+            steps,
+            rule,
+            arch,
+            invalid_action,
+            invalid_penalty,
+            cost_weight,
+            exclude,
+            reward,
+            pool,
+            render_mode,
         )
         self.num_envs = int(num_envs)
         self.metadata = {**self.metadata, "autoreset_mode": mode}
