@@ -46,6 +46,7 @@ import torch
 from agents.benchmark import (
     NAT_ENVS,
     agents_fingerprint,
+    check_agents,
     evaluator_probe,
     machine,
     search_method,
@@ -90,11 +91,7 @@ class AmortizedConfig:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first bad field."""
-        unknown = [a for a in self.agents if a not in AGENTS]
-        if unknown or not self.agents:
-            raise ConfigError(
-                f"agents: unknown or empty {list(unknown or self.agents)}; allowed: {', '.join(AGENTS)}"
-            )
+        check_agents(self.agents, AGENTS)
         for name in ("seeds", "train_budget", "inputs", "checkpoints", "threads"):
             positive_int(name, getattr(self, name))
         if not self.per_input:
@@ -268,7 +265,7 @@ def run_one(
             progress=False,
         )
         policy = train(
-            config, envs=envs, on_update=lambda u, row, p: checkpoint(ledger, _nat_episode(p.eval(), seed))
+            config, envs=envs, on_update=lambda u, row, p: checkpoint(ledger, _nat_episode(p, seed))
         ).policy
         episode = _nat_episode(policy, seed)
     elif agent in LEARNERS:
@@ -501,8 +498,10 @@ QUICK = {
 
 def amortized_command(args: Any) -> None:
     """Body of ``natgym bench --protocol amortized`` (arguments in :mod:`agents.cli`)."""
-    if getattr(args, "ray", None):
+    if args.ray:
         raise ConfigError("--ray: the amortized protocol runs locally; drop --ray")
+    if args.arch is not None:
+        raise ConfigError("--arch: the amortized protocol transforms its held-out inputs; drop --arch")
     quick = QUICK if args.quick else {}
     cfg = AmortizedConfig(
         agents=tuple(a.strip() for a in args.agents.split(",") if a.strip()) if args.agents else AGENTS,

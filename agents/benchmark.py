@@ -15,7 +15,7 @@ finishes within the budget, whatever the agent, so all of them are measured the 
   agent samples (its learning curve).
 
 Per agent the report gives the mean +- std over seeds of the final reward, its IQM with a 95 %
-percentile-bootstrap interval (:mod:`agents.stats`), the best transformed architecture over the
+stratified-bootstrap interval (rliable, :mod:`agents.stats`), the best transformed architecture over the
 seeds (supernet accuracy and MAdds ratio after / before in the DARTS CIFAR network), the mean
 wall time per run and the supernet evaluations actually computed (cache misses). Outputs in
 ``out_dir``: ``runs/<agent>-seed<k>.json`` (one per finished run with its per-episode trace,
@@ -64,6 +64,15 @@ SEARCH: dict[str, dict[str, int]] = {
 """Settings of the search baselines."""
 
 
+def check_agents(agents: Sequence[str], allowed: Sequence[str]) -> None:
+    """ConfigError naming the ``agents`` field unless ``agents`` is a non-empty subset of ``allowed``."""
+    unknown = [a for a in agents if a not in allowed]
+    if unknown or not agents:
+        raise ConfigError(
+            f"agents: unknown or empty {list(unknown or agents)}; allowed: {', '.join(allowed)}"
+        )
+
+
 @dataclass
 class BenchConfig:
     """One benchmark: ``agents`` x seeds ``0 .. seeds - 1``, each run to ``budget`` supernet
@@ -86,11 +95,7 @@ class BenchConfig:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first bad field."""
-        unknown = [a for a in self.agents if a not in AGENTS]
-        if unknown or not self.agents:
-            raise ConfigError(
-                f"agents: unknown or empty {list(unknown or self.agents)}; allowed: {', '.join(AGENTS)}"
-            )
+        check_agents(self.agents, AGENTS)
         for name in ("seeds", "budget", "threads"):
             positive_int(name, getattr(self, name))
         finite("cost_weight", self.cost_weight, 0.0)
@@ -263,13 +268,15 @@ QUICK = {"budget": 256, "out_dir": "benchmarks/results/compare/quick"}
 
 def bench_command(args: Any) -> None:
     """Body of ``natgym bench`` (arguments defined in :mod:`agents.cli`)."""
+    if args.inputs is not None:
+        raise ConfigError("--inputs: only for --protocol amortized (held-out inputs)")
     cfg = BenchConfig(
         agents=tuple(a.strip() for a in args.agents.split(",") if a.strip()) if args.agents else AGENTS,
         seeds=args.seeds,
         budget=args.budget
         if args.budget is not None
         else (QUICK["budget"] if args.quick else BenchConfig.budget),
-        arch=args.arch,
+        arch=args.arch or BenchConfig.arch,
         reward=EvaluatorSpec.from_args(args),
         threads=args.threads,
         out_dir=args.out or (QUICK["out_dir"] if args.quick else BenchConfig.out_dir),

@@ -352,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--budget", type=int, default=None, help="supernet queries per run (amortized: for training)"
     )
-    p.add_argument("--arch", default="DARTS", help="per-arch: input architecture (default %(default)s)")
+    p.add_argument("--arch", default=None, help="per-arch: input architecture (default DARTS)")
     p.add_argument(
         "--inputs", type=int, default=None, help="amortized: uniform held-out inputs besides the zoo's"
     )
