@@ -412,6 +412,7 @@ def plot(records: Sequence[dict[str, Any]], cfg: AmortizedConfig, out: Path) -> 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
     from rliable import plot_utils
 
     agents = [a for a in cfg.agents if any(r["agent"] == a for r in records)]
@@ -458,7 +459,8 @@ def plot(records: Sequence[dict[str, Any]], cfg: AmortizedConfig, out: Path) -> 
         ylabel=r"fraction of (seed, input) scores $> \tau$",
         ax=ax,
     )
-    ax.legend(agents, fontsize=7, ncol=2)
+    handles = [Line2D([0], [0], color=colors[a], lw=2) for a in agents]  # lines, not the CI patches
+    ax.legend(handles, agents, fontsize=7, ncol=2)
     ax.set_title(f"Performance profiles, per-input budget b = {b}")
     fig.tight_layout()
     atomic_write(paths[1], lambda tmp: fig.savefig(tmp, dpi=110, format="png"))

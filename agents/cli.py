@@ -383,8 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--cost-weights",
-        default="0,0.05,0.1,0.2,0.3,0.5",
-        help="comma-separated cost_weight values (default %(default)s)",
+        default=None,
+        help="comma-separated cost_weight values (default agents.pareto.WEIGHTS: 0,0.1,0.2,0.5,1,2)",
     )
     p.add_argument("--budget", type=int, default=1024, help="supernet queries per run (default %(default)s)")
     p.add_argument("--seeds", type=int, default=2, help="seeds per weight (default %(default)s)")

@@ -14,7 +14,7 @@ the run's best by its reward is the result at that weight. Outputs in ``out_dir`
   (``kind``), scored by the same supernet;
 * ``pareto.png`` -- supernet accuracy against MAdds ratio: everything evaluated (grey), the
   non-dominated front, each weight's results, the input and the published transformations;
-* ``pareto.json`` -- the settings, the machine and the rows.
+* ``pareto.json`` -- the settings, the machine, the reference rows and each run's result.
 
 The weight is a price, not a constraint: a point at weight ``w`` is the best trade of accuracy
 against ``w`` x the fraction of MAdds saved that the agent found.
@@ -43,7 +43,7 @@ from natgym.progress import progress_bar
 from natgym.reward import Evaluator
 from natgym.spec import EvaluatorSpec
 
-WEIGHTS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+WEIGHTS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.5, 1.0, 2.0)
 """Default cost weights (accuracy is a fraction, so 0.1 trades 1 point for 10 % of MAdds)."""
 
 
@@ -194,7 +194,8 @@ def write_outputs(
     writer.writerows([*references, *rows])
     paths = {"csv": out / "pareto.csv", "json": out / "pareto.json", "png": out / "pareto.png"}
     write_text(paths["csv"], buf.getvalue())
-    meta = {"config": settings(cfg), "machine": machine(), "references": references, "rows": rows}
+    results = [r for r in rows if r["best"]]  # every evaluated row is in the CSV
+    meta = {"config": settings(cfg), "machine": machine(), "references": references, "results": results}
     write_json(paths["json"], meta)
     plot(rows, references, cfg, paths["png"])
     return paths
@@ -260,7 +261,11 @@ def plot(
 def pareto_command(args: Any) -> None:
     """Body of ``natgym pareto`` (arguments in :mod:`agents.cli`)."""
     try:
-        weights = tuple(float(w) for w in args.cost_weights.split(",") if w.strip())
+        weights = (
+            tuple(float(w) for w in args.cost_weights.split(",") if w.strip())
+            if args.cost_weights is not None
+            else WEIGHTS
+        )
     except ValueError:
         raise ConfigError(
             f"--cost-weights: expected comma-separated numbers, got {args.cost_weights!r}"
