@@ -63,7 +63,8 @@ from natgym.progress import progress_bar
 from natgym.reward import Evaluator
 from natgym.spec import EvaluatorSpec
 
-LEARNERS: tuple[str, ...] = ("nat", "nat_faithful", "maskable_ppo", "ppo", "a2c", "dqn")
+SB3: tuple[str, ...] = ("maskable_ppo", "ppo", "a2c", "dqn")
+LEARNERS: tuple[str, ...] = ("nat", "nat_faithful", *SB3)
 """Agents that train (``nat``: the improved GCN, ``nat_faithful``: the paper's GCN)."""
 SEARCHERS: tuple[str, ...] = ("random", "evolution", "bo")
 AGENTS: tuple[str, ...] = LEARNERS + SEARCHERS
@@ -232,7 +233,7 @@ def run_one(
     inputs = held_out_inputs(cfg.inputs, cfg.reward.steps, cfg.zoo)
     held = [g for _, g in inputs]
     env_kwargs = {"reward": evaluator, "steps": cfg.reward.steps}
-    if agent in LEARNERS[2:]:
+    if agent in SB3:
         from agents.sb3.train import make_env
 
         eval_env = lambda: make_env(agent, env_kwargs)  # noqa: E731
@@ -268,7 +269,7 @@ def run_one(
             config, envs=envs, on_update=lambda u, row, p: checkpoint(ledger, _nat_episode(p, seed))
         ).policy
         episode = _nat_episode(policy, seed)
-    elif agent in LEARNERS:
+    elif agent in SB3:
         from stable_baselines3.common.callbacks import BaseCallback
 
         from agents.sb3.train import train
