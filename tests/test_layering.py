@@ -10,7 +10,16 @@ from pathlib import Path
 
 import natgym
 
-AGENT_ONLY = ("agents", "yaml", "tensorboard", "stable_baselines3", "sb3_contrib")
+AGENT_ONLY = (
+    "agents",
+    "yaml",
+    "tensorboard",
+    "stable_baselines3",
+    "sb3_contrib",
+    "rliable",
+    "botorch",
+    "gpytorch",
+)
 """Top-level modules natgym must not import: the agents package and its extra's dependencies."""
 ROOT = Path(natgym.__file__).parent
 
