@@ -156,13 +156,12 @@ def cmd_train_supernet(args: argparse.Namespace) -> None:
     import torch
 
     from natgym.reward import SupernetEvaluator, ranking_check
-    from natgym.supernet.train import default_config, load_supernet, train_supernet
+    from natgym.supernet.train import default_config, load_supernet, supernet_data, train_supernet
 
     if args.threads is not None:
         torch.set_num_threads(positive_int("threads", args.threads))
     finite("checkpoint_seconds", args.checkpoint_seconds, 0.0)
-    from natgym.data import load_dataset
-    from natgym.userdata import source_of
+    from natgym.data import load_dataset, source_of
 
     mine = (
         load_dataset(args.dataset, args.data_root, args.seed, args.image_size)
@@ -202,17 +201,17 @@ def cmd_train_supernet(args: argparse.Namespace) -> None:
         f"last epoch: loss {meta['train_loss']:.3f}, accuracy {meta['train_accuracy']:.3f}"
     )
     if args.check:
-        data = mine if mine is not None else load_dataset(config.dataset, args.data_root, config.seed)
+        data = mine if mine is not None else supernet_data(config, args.data_root)
         evaluator = SupernetEvaluator(model, data, config, device=args.device)
         report = ranking_check(evaluator)
         print("ranking on the policy split: " + ", ".join(f"{k} {v:.3f}" for k, v in report.items()))
-        if config.dataset == "digits" and evaluator.steps == 4:
-            from natgym import fidelity
+        from natgym import fidelity
 
-            table = fidelity.load_table()
+        if config.dataset in fidelity.TABLES and evaluator.steps == 4:
+            table = fidelity.load_table(dataset=config.dataset)
             scores = fidelity.supernet_scores(table, evaluator)["supernet (policy split)"]
             print(
-                "fidelity (digits ground truth, `natgym fidelity`): "
+                f"fidelity ({config.dataset} ground truth, `natgym fidelity --dataset {config.dataset}`): "
                 + fidelity.summary_line(fidelity.fidelity(table, scores))
             )
 
@@ -225,12 +224,13 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
     from natgym.files import write_json
 
     torch.set_num_threads(positive_int("threads", args.threads))
-    table = fidelity.load_table(args.table)
-    spec = EvaluatorSpec.from_args(args, dataset="digits")
+    table = fidelity.load_table(args.table, args.dataset)
+    dataset = table.protocol["config"]["dataset"]
+    spec = EvaluatorSpec.from_args(args, dataset=dataset)
     evaluator = spec.build()
-    if evaluator.dataset != "digits":
+    if evaluator.dataset != dataset:
         raise ConfigError(
-            f"supernet: the ground truth is for digits architectures; {spec.supernet} was trained on "
+            f"supernet: the ground truth is for {dataset} architectures; {spec.supernet} was trained on "
             f"{evaluator.dataset!r}"
         )
     scores = {
@@ -240,7 +240,8 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
     }
     report = {}
     for subset in ("all", "holdout"):
-        rows = {name: fidelity.fidelity(table, s, subset) for name, s in scores.items()}
+        rows = {"another training run (test-retest)": fidelity.retest(table, subset)}
+        rows.update({name: fidelity.fidelity(table, s, subset) for name, s in scores.items()})
         report[subset] = rows
         print(fidelity.markdown(rows, table))
     if args.out:
@@ -323,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="stand-alone epochs (default: the protocol's)")
     p.add_argument("--supernet-epochs", type=int, default=None, help="train the supernet this long into OUT")
     p.add_argument("--image-size", type=int, default=None, help="resize folder:PATH images to N x N")
-    p.add_argument("--data-root", default=None, help="folder with CIFAR files")
+    p.add_argument("--data-root", default=None, help="folder with CIFAR or Fashion-MNIST files")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the agent and the sampling (default %(default)s)"
@@ -331,11 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_optimize)
     p = sub.add_parser("evaluate", help="train an architecture from scratch and report its test accuracy")
     p.add_argument("--genotype", required=True, help="zoo name, genotype text or .json file")
-    p.add_argument("--preset", choices=("digits", "cifar10"), default="digits", help="(default %(default)s)")
+    p.add_argument(
+        "--preset", choices=("digits", "fashion", "cifar10"), default="digits", help="(default %(default)s)"
+    )
     p.add_argument("--seeds", type=int, default=3, help="number of seeds 0..N-1 (default %(default)s)")
     p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     p.add_argument("--out", default=None, help="output folder, resumed (default natgym-evaluate/PRESET/NAME)")
-    p.add_argument("--data-root", default=None, help="folder with CIFAR files")
+    p.add_argument("--data-root", default=None, help="folder with CIFAR or Fashion-MNIST files")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, ...")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("bench", help="compare RL and search agents over seeds at equal query budgets")
@@ -425,7 +428,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_train_supernet)
     p = sub.add_parser("fidelity", help="how well the supernet reward tracks stand-alone accuracy")
-    EvaluatorSpec.add_arguments(p, only=("supernet", "seed", "device"))
+    p.add_argument(
+        "--dataset",
+        choices=("digits", "fashion"),
+        default="digits",
+        help="whose ground truth (default %(default)s)",
+    )
+    EvaluatorSpec.add_arguments(p, only=("supernet", "seed", "device", "data_root"))
     p.add_argument(
         "--table", default=None, metavar="PATH", help="ground-truth file (default: the shipped one)"
     )

@@ -29,12 +29,11 @@ from agents.nat.derive import derive
 from agents.nat.trainer import NATConfig, train
 from natgym import zoo
 from natgym.checks import positive_int
-from natgym.data import load_dataset
+from natgym.data import load_dataset, source_of
 from natgym.files import check_writable, write_json, write_text
 from natgym.final import evaluate
 from natgym.genotype import Genotype
 from natgym.spec import EvaluatorSpec
-from natgym.userdata import source_of
 
 STAGES = ("data", "supernet", "agent", "transform", "evaluate")
 AGENT_ENVS = 8

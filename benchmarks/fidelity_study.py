@@ -24,11 +24,10 @@ from typing import Any
 import torch
 
 from natgym import fidelity
-from natgym.data import load_dataset
 from natgym.files import write_json, write_text
 from natgym.reward import SupernetEvaluator
 from natgym.supernet import PRESETS
-from natgym.supernet.train import default_config, load_supernet, train_supernet
+from natgym.supernet.train import default_config, load_supernet, supernet_data, train_supernet
 
 DIGITS_NET = {**PRESETS["digits"].to_dict(), "in_channels": 1, "num_classes": 10}
 
@@ -58,7 +57,7 @@ def score(path: Path, table: fidelity.GroundTruth) -> dict[str, Any]:
     """Fidelity rows (fit, holdout) of the supernet at ``path`` and its lowest zoo-cell score."""
     model, meta = load_supernet(path, "cpu")
     config = meta["config"]
-    data = load_dataset(config.dataset, None, config.seed)
+    data = supernet_data(config)
     evaluator = SupernetEvaluator(model, data, config, device="cpu")
     scores = fidelity.supernet_scores(table, evaluator)
     whole, env = (
@@ -85,7 +84,7 @@ def speed(paths: dict[str, Path], pairs: int = 64, rounds: int = 3) -> dict[str,
     evaluators = {}
     for name, path in paths.items():
         model, meta = load_supernet(path, "cpu")
-        data = load_dataset(meta["config"].dataset, None, meta["config"].seed)
+        data = supernet_data(meta["config"])
         evaluators[name] = SupernetEvaluator(model, data, meta["config"], device="cpu")
     times: dict[str, list[float]] = {name: [] for name in paths}
     for r in range(rounds):

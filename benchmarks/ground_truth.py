@@ -1,7 +1,9 @@
-"""Build the digits ground-truth table that ``natgym fidelity`` scores supernets against.
+"""Build a ground-truth table (digits or Fashion-MNIST) that ``natgym fidelity`` scores
+supernets against.
 
-The architecture set (fixed seeds, written once to ``OUT/architectures.json`` and reused, so a
-rerun trains the same set):
+The architecture set (fixed seeds, written once to
+``benchmarks/results/ground_truth/architectures.json`` and reused, so a rerun trains the same
+set; every dataset's table trains the same set, so the tables can be compared cell by cell):
 
 * ``zoo``: every zoo input with 4 intermediate nodes (DARTS, ResBlock, VGG, MobileNetV2,
   R1-R5) and its published NAT / NAT++ transformations;
@@ -15,13 +17,16 @@ rerun trains the same set):
 A third of the groups (an input with all its transformations) is marked ``holdout`` by a
 seeded draw (seed 2026) before any supernet is tuned on the table.
 
-Every architecture trains stand-alone with the ``digits`` preset of :mod:`natgym.final` for
-``--seeds`` seeds; each run checkpoints per epoch and keeps its ``result.json``, so a killed
-build resumes where it stopped, and ``--workers`` runs train at once. When all runs are done
-the table is written (atomically) to ``natgym/data_files/ground_truth_digits.json`` with the
-protocol, seeds, code version and machine, and a summary to ``OUT/summary.md``.
+Every architecture trains stand-alone with the dataset's preset of :mod:`natgym.final`
+(``digits`` or ``fashion``) for ``--seeds`` seeds; each run checkpoints per epoch and keeps its
+``result.json``, so a killed build resumes where it stopped (commit finished run files as you
+go), and ``--workers`` runs train at once. When all runs are done the table is written
+(atomically) to ``natgym/data_files/ground_truth_<dataset>.json`` with the protocol, seeds, code
+version and machine, and a summary with the test-retest reliability to ``OUT/summary.md``.
+``--limit N`` stops after N more runs (a build in slices).
 
-    python benchmarks/ground_truth.py               # 2 seeds, 2 workers (~45 min on 2 cores)
+    python benchmarks/ground_truth.py                    # digits: 2 seeds (~45 min on 2 cores)
+    python benchmarks/ground_truth.py --dataset fashion  # 3 seeds, resumable
 """
 
 from __future__ import annotations
@@ -33,25 +38,28 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from natgym import zoo
+from natgym import fidelity, zoo
 from natgym.cost import network_cost
-from natgym.data import load_dataset
 from natgym.fidelity import FORMAT, VERSION, expected_protocol
 from natgym.files import write_json, write_text
-from natgym.final import make_config, train_runs
+from natgym.final import load_data, make_config, train_runs
 from natgym.genotype import Genotype
 from natgym.transitions import random_transform
 
 UNIFORM, CHEAP_COUNT, AGENT_COUNT = 50, 20, 15
 HOLDOUT_SEED = 2026
 CHEAP_OPS = ("max_pool_3x3", "avg_pool_3x3", "max_pool_5x5", "avg_pool_5x5", "skip_connect", "null")
-TABLE = Path(__file__).resolve().parents[1] / "natgym" / "data_files" / "ground_truth_digits.json"
+ROOT = Path(__file__).resolve().parents[1]
+SET = ROOT / "benchmarks" / "results" / "ground_truth" / "architectures.json"
+DEFAULTS = {
+    "digits": {"seeds": 2, "out": "benchmarks/results/ground_truth"},
+    "fashion": {"seeds": 3, "out": "benchmarks/results/ground_truth_fashion"},
+}
 
 
 def _zoo_entries() -> list[dict[str, Any]]:
@@ -80,10 +88,10 @@ def _agent_transforms(inputs: list[Genotype], out: Path) -> list[Genotype]:
     return [derive(g, policy, evaluator, samples=10, seed=0).after for g in inputs]
 
 
-def build_set(out: Path) -> list[dict[str, Any]]:
-    """The architecture set (see the module docstring); read from ``out/architectures.json``
-    when it exists, else built and written there."""
-    path = out / "architectures.json"
+def build_set(path: Path = SET) -> list[dict[str, Any]]:
+    """The architecture set (see the module docstring); read from ``path`` when it exists, else
+    built and written there."""
+    out = path.parent
     if path.is_file():
         stored = json.loads(path.read_text())
         return [{**e, "genotype": Genotype.parse(e["genotype"])} for e in stored]
@@ -144,16 +152,18 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, torch 1 thread per run"
 
 
-def write_table(entries: list[dict[str, Any]], out: Path, seeds: list[int], path: Path, wall: float) -> dict:
+def write_table(
+    entries: list[dict[str, Any]], out: Path, seeds: list[int], path: Path, wall: float, preset: str
+) -> dict:
     """Collect the finished runs into the ground-truth file and the summary."""
-    config = make_config("digits")
-    data = load_dataset("digits")
+    config = make_config(preset)
+    data = load_data(config)
     archs, times = [], []
     for e in entries:
         results = [json.loads((_run_dir(out, e["id"], s) / "result.json").read_text()) for s in seeds]
         times += [r["wall_time_s"] for r in results]
         cost = network_cost(
-            e["genotype"], config.channels, config.layers, data.image_size, 10, data.in_channels
+            e["genotype"], config.channels, config.layers, data.image_size, data.num_classes, data.in_channels
         )
         accs = [r["test_accuracy"] for r in results]
         archs.append(
@@ -174,7 +184,7 @@ def write_table(entries: list[dict[str, Any]], out: Path, seeds: list[int], path
     table = {
         "format": FORMAT,
         "version": VERSION,
-        "protocol": expected_protocol(),
+        "protocol": expected_protocol(preset),
         "seeds": seeds,
         "meta": {
             "code_version": _code_version(),
@@ -186,61 +196,88 @@ def write_table(entries: list[dict[str, Any]], out: Path, seeds: list[int], path
         },
         "architectures": archs,
     }
-    assert table["protocol"]["config"] == asdict(config)
+    assert table["protocol"]["config"] == config.to_dict()
     write_json(path, table, indent=1)
     return table
 
 
-def summary(table: dict) -> str:
-    """Seed noise and spread of the table, per family and overall (Markdown)."""
+def summary(table: dict, path: Path) -> str:
+    """Seed noise, spread and test-retest reliability of the table written at ``path``, per
+    family and overall (Markdown)."""
     archs = table["architectures"]
     means = np.array([a["mean"] for a in archs])
     stds = np.array([a["std"] for a in archs])
     pooled = float(np.sqrt(np.mean(stds**2)))
     cfg, meta = table["protocol"]["config"], table["meta"]
+    truth = fidelity.load_table(path)
+    retest = fidelity.retest(truth)
+    size = f"{cfg['image_size']} px" if cfg.get("image_size") else "native size"
+    subset = f"{cfg['train_subset']:,} training images" if cfg.get("train_subset") else "all training images"
+    test = f"{cfg['folds']}-fold cross-validation" if cfg["folds"] else "the official test split"
     lines = [
-        f"Ground truth: {len(archs)} architectures x seeds {table['seeds']} "
+        f"Ground truth ({cfg['dataset']}): {len(archs)} architectures x seeds {table['seeds']} "
         f"({table['protocol']['preset']} preset: {cfg['channels']} channels, {cfg['layers']} cells, "
-        f"{cfg['epochs']} epochs, {cfg['folds']}-fold cross-validation), on {meta['machine']}; "
-        f"code {meta['code_version']}, {meta['train_time_s_total'] / 60:.0f} min of training.",
+        f"{cfg['epochs']} epochs, {size}, {subset}, tested on {test}), on {meta['machine']}; "
+        f"code {meta['code_version']}, {meta['train_time_s_total'] / 3600:.1f} h of training.",
         "",
-        "| family | architectures | mean accuracy range (%) | median seed std (points) | held out |",
-        "|---|---|---|---|---|",
+        "| family | architectures | mean accuracy range (%) | median seed std (points) "
+        "| test-retest tau (seed vs seed) | held out |",
+        "|---|---|---|---|---|---|",
     ]
     for family in ("zoo", "uniform", "transformed", None):
         rows = [a for a in archs if family is None or a["family"] == family]
         m = np.array([a["mean"] for a in rows])
         s = np.array([a["std"] for a in rows])
+        tau = retest["kendall_tau" if family is None else f"kendall_tau_{family}"]
         lines.append(
             f"| {family or 'all'} | {len(rows)} | {100 * m.min():.1f}-{100 * m.max():.1f} "
-            f"| {100 * np.median(s):.2f} | {sum(a['holdout'] for a in rows)} |"
+            f"| {100 * np.median(s):.2f} | {tau:.2f} | {sum(a['holdout'] for a in rows)} |"
         )
+    pairs = truth.pairs(truth.archs)
+    above = sum(abs(t.mean - p.mean) > 2 * truth.noise for p, t in pairs)
     lines += [
         "",
         f"Seed noise: pooled std {100 * pooled:.2f} points, median {100 * np.median(stds):.2f}; "
         f"range of means {100 * np.ptp(means):.1f} points = "
         f"{np.ptp(means) / np.median(stds):.0f}x the median seed std.",
+        f"Test-retest: one run ranks the {len(archs)} cells like another seed's run at Kendall tau "
+        f"{retest['kendall_tau']:.2f} (Spearman {retest['spearman_rho']:.2f}, mean over ordered seed "
+        f"pairs); ceiling for a scorer against the {len(table['seeds'])}-seed mean: tau "
+        f"{fidelity.ceiling_tau(truth):.2f} (split-half). {above} of {len(pairs)} (input, "
+        f"transformation) pairs differ by more than twice the seed noise "
+        f"({100 * 2 * truth.noise:.2f} points).",
     ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1 per architecture (default %(default)s)")
-    p.add_argument("--workers", type=int, default=2, help="parallel training processes (default %(default)s)")
-    p.add_argument("--out", default="benchmarks/results/ground_truth", help="runs and set folder")
+    p.add_argument("--dataset", choices=tuple(DEFAULTS), default="digits", help="(default %(default)s)")
     p.add_argument(
-        "--table", default=str(TABLE), help="where the table is written (default: the shipped one)"
+        "--seeds", type=int, default=None, help="seeds 0..N-1 per architecture (digits 2, fashion 3)"
     )
+    p.add_argument("--workers", type=int, default=2, help="parallel training processes (default %(default)s)")
+    p.add_argument("--limit", type=int, default=None, help="train at most N more runs, then stop")
+    p.add_argument(
+        "--out", default=None, help="runs folder (default benchmarks/results/ground_truth[_fashion])"
+    )
+    p.add_argument("--table", default=None, help="where the table is written (default: the shipped one)")
     args = p.parse_args(argv)
-    out = Path(args.out)
-    entries = build_set(out)
-    seeds = list(range(args.seeds))
-    config = make_config("digits")
+    defaults = DEFAULTS[args.dataset]
+    out = Path(args.out or defaults["out"])
+    table_path = Path(args.table) if args.table else ROOT / "natgym" / fidelity.TABLES[args.dataset]
+    entries = build_set()
+    seeds = list(range(args.seeds or defaults["seeds"]))
+    config = make_config(args.dataset)
     runs = [(e["genotype"], s, _run_dir(out, e["id"], s)) for e in entries for s in seeds]
-    wall = train_runs(runs, config, workers=args.workers)
-    table = write_table(entries, out, seeds, Path(args.table), wall)
-    text = summary(table)
+    todo = [r for r in runs if not (r[2] / "result.json").is_file()]
+    wall = train_runs(todo[: args.limit] if args.limit is not None else todo, config, workers=args.workers)
+    left = sum(not (r[2] / "result.json").is_file() for r in runs)
+    if left:
+        print(f"{len(runs) - left} of {len(runs)} runs done; rerun the same command to continue")
+        return 0
+    table = write_table(entries, out, seeds, table_path, wall, args.dataset)
+    text = summary(table, table_path)
     write_text(out / "summary.md", text)
     print(text)
     return 0

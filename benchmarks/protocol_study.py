@@ -1,23 +1,35 @@
-"""Which stand-alone training protocol tells digits architectures apart?
+"""Which stand-alone training protocol tells architectures apart, on digits or Fashion-MNIST?
 
 A ground truth is only useful if the differences between architectures are large next to the
-noise of training one of them. This script trains a fixed, varied set of architectures (four zoo
-inputs, two uniform inputs, a random NAT++ transformation of one and a pool/skip-heavy one of the
-other) under several candidate protocols, side by side in one run and with the same seeds, and
-reports per protocol:
+noise of training one of them. This script trains a fixed, varied set of architectures under
+several candidate protocols, side by side in one run and with the same seeds, and reports per
+protocol:
 
 * ``range`` -- max minus min over the architectures' mean accuracies,
 * ``median std`` -- the median over architectures of the std over seeds (ddof 1),
-* ``range / median std`` (the issue's target is >= 10),
-* ``split-half tau`` -- Kendall tau between the ranking of the architectures by seed 0 alone
-  and by the mean of the other seeds (how reproducible one ranking is),
+* ``range / median std``,
+* ``test-retest tau`` -- Kendall tau between seed 0's and seed 1's accuracies over the whole
+  set, and within the uniform inputs and within the transformations (how well one training run
+  ranks the cells another training run of the same cells ranks),
+* ``split-half tau`` -- Kendall tau between seed 0 alone and the mean of the other seeds,
 * the mean training time of one run.
 
-Candidates differ in width, epochs and test split: ``split`` is the dataset's own 359-image test
-split; ``cv5`` is 5-fold cross-validation over all 1,797 images (seed ``s`` tests on fold ``s``).
-Runs are resumable (finished runs are skipped) and parallel over ``--workers`` processes.
+``--dataset digits`` (the study behind the ``digits`` preset, 8 architectures): candidates
+differ in width, epochs and test split (``split`` is the 359-image test split, ``cv5`` 5-fold
+cross-validation over all 1,797 images).
 
-    python benchmarks/protocol_study.py            # ~16 min on 2 cores
+``--dataset fashion`` (the study behind the ``fashion`` preset): candidates differ in resolution
+(14 or 28 px), training subset, epochs and width; all test on the official 10,000-image test
+set. The architectures are 26 members of the ground-truth set
+(``benchmarks/results/ground_truth/architectures.json``: zoo inputs and published
+transformations, uniform inputs, and their random, pool/skip-heavy and agent transformations),
+so a run of the chosen protocol is also a run of the Fashion ground truth.
+
+Runs are resumable (finished runs are skipped) and parallel over ``--workers`` processes;
+``--candidates`` runs some candidates only (the table covers those that are complete).
+
+    python benchmarks/protocol_study.py                      # digits, ~16 min on 2 cores
+    python benchmarks/protocol_study.py --dataset fashion --seeds 2
 """
 
 from __future__ import annotations
@@ -34,9 +46,11 @@ from scipy.stats import kendalltau
 from natgym import zoo
 from natgym.files import write_json, write_text
 from natgym.final import FinalConfig, make_config, train_runs
+from natgym.genotype import Genotype
 from natgym.transitions import random_transform
 
 CHEAP = ("max_pool_3x3", "avg_pool_3x3", "max_pool_5x5", "avg_pool_5x5", "skip_connect", "null")
+GROUND_TRUTH_SET = Path(__file__).resolve().parent / "results" / "ground_truth" / "architectures.json"
 
 CANDIDATES: dict[str, dict] = {
     "C8-e20-split": {"channels": 8, "epochs": 20, "folds": 0},
@@ -46,9 +60,43 @@ CANDIDATES: dict[str, dict] = {
 }
 """Overrides of the ``digits`` preset, by candidate name (``C8-e20-split`` was the preset)."""
 
+FASHION_BASE = FinalConfig(
+    dataset="fashion",
+    epochs=3,
+    batch_size=96,
+    channels=8,
+    layers=5,
+    lr=0.05,
+    cutout=0,
+    drop_path=0.0,
+    auxiliary=0.0,
+    eval_batch_size=1000,
+    image_size=14,
+    train_subset=10_000,
+)
+"""The Fashion candidates' common settings: the digits preset's recipe (SGD lr 0.05 cosine,
+batch 96, 5 cells, no drop-path/cutout/auxiliary head) on Fashion-MNIST."""
 
-def architectures() -> dict[str, object]:
-    """The study's architectures by name (fixed seeds)."""
+FASHION_CANDIDATES: dict[str, dict] = {
+    "14px-n10k-e3-C8": {},
+    "14px-n20k-e5-C8": {"train_subset": 20_000, "epochs": 5},
+    "14px-n60k-e3-C8": {"train_subset": 0, "epochs": 3},
+    "14px-n20k-e5-C16": {"train_subset": 20_000, "epochs": 5, "channels": 16},
+    "28px-n10k-e3-C8": {"image_size": 28},
+}
+"""Overrides of :data:`FASHION_BASE`, by candidate name (the first is the issue's first probe)."""
+
+FASHION_IDS = (
+    "DARTS", "ResBlock", "VGG", "MobileNetV2", "R1", "NAT_DARTS", "NATv2_DARTS", "NATv2_ResBlock",
+    "U00", "U01", "U02", "U03", "U04", "U05", "U06", "U07",
+    "U00/random", "U01/random", "U02/random", "U03/random", "U04/random", "U05/random",
+    "U00/cheap", "U01/cheap", "U00/agent", "U01/agent",
+)  # fmt: skip
+"""The Fashion study's members of the ground-truth set."""
+
+
+def digits_architectures() -> dict[str, Genotype]:
+    """The digits study's architectures by name (fixed seeds)."""
     u1, u2 = zoo.sample(101), zoo.sample(102)
     return {
         "DARTS": zoo.get("DARTS"),
@@ -62,85 +110,148 @@ def architectures() -> dict[str, object]:
     }
 
 
+def fashion_architectures() -> dict[str, Genotype]:
+    """The Fashion study's architectures by ground-truth id."""
+    entries = {e["id"]: e for e in json.loads(GROUND_TRUTH_SET.read_text())}
+    return {i.replace("/", "-"): Genotype.parse(entries[i]["genotype"]) for i in FASHION_IDS}
+
+
+def family(name: str) -> str:
+    """``uniform`` (Uii), ``transformed`` (Uii-kind) or ``zoo``."""
+    if name.startswith("U") and name[1:3].isdigit():
+        return "uniform" if len(name) == 3 else "transformed"
+    return "zoo"
+
+
+def study(dataset: str) -> tuple[dict[str, FinalConfig], dict[str, dict], dict[str, Genotype]]:
+    """(configs, overrides, architectures) of the study on ``dataset``."""
+    if dataset == "digits":
+        configs = {n: make_config("digits", **o) for n, o in CANDIDATES.items()}
+        return configs, CANDIDATES, digits_architectures()
+    from dataclasses import replace
+
+    configs = {n: replace(FASHION_BASE, **o) for n, o in FASHION_CANDIDATES.items()}
+    return configs, FASHION_CANDIDATES, fashion_architectures()
+
+
 def summarize(accs: dict[str, list[float]]) -> dict[str, float]:
-    """Spread and noise of one candidate's accuracies ``{arch: [acc per seed]}``."""
+    """Spread, noise and test-retest reliability of one candidate's accuracies
+    ``{arch: [acc per seed]}`` (at least 2 seeds)."""
     names = list(accs)
     values = np.array([accs[n] for n in names])
     means, stds = values.mean(1), values.std(1, ddof=1)
-    tau = kendalltau(values[:, 0], values[:, 1:].mean(1)).statistic
     spread = float(means.max() - means.min())
     noise = float(np.median(stds))
+    retest = {"all": kendalltau(values[:, 0], values[:, 1]).statistic}
+    for fam in ("uniform", "transformed"):
+        rows = [i for i, n in enumerate(names) if family(n) == fam]
+        if len(rows) >= 3:
+            retest[fam] = kendalltau(values[rows, 0], values[rows, 1]).statistic
     return {
         "min_mean": float(means.min()),
         "max_mean": float(means.max()),
         "range": spread,
         "median_std": noise,
         "max_std": float(stds.max()),
+        "median_abs_seed_diff": float(np.median(np.abs(values[:, 0] - values[:, 1]))),
         "range_over_median_std": spread / noise if noise > 0 else float("inf"),
-        "split_half_tau": float(tau),
+        "test_retest_tau": {k: float(v) for k, v in retest.items()},
+        "split_half_tau": float(kendalltau(values[:, 0], values[:, 1:].mean(1)).statistic),
     }
+
+
+def _describe(config: FinalConfig) -> str:
+    size = config.image_size or "native"
+    subset = f"{config.train_subset:,}" if config.train_subset else "all"
+    split = f"{config.folds}-fold CV" if config.folds else "test split"
+    return f"{size} px, {config.channels} ch, {config.epochs} ep, {subset} train images, {split}"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", choices=("digits", "fashion"), default="digits")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--out", default="benchmarks/results/protocol_study")
+    p.add_argument("--candidates", nargs="*", default=None, help="train only these (default: all)")
+    p.add_argument("--out", default=None, help="default benchmarks/results/protocol_study[_fashion]")
     args = p.parse_args(argv)
-    out = Path(args.out)
-    archs = architectures()
-    configs: dict[str, FinalConfig] = {n: make_config("digits", **o) for n, o in CANDIDATES.items()}
+    suffix = "" if args.dataset == "digits" else f"_{args.dataset}"
+    out = Path(args.out or f"benchmarks/results/protocol_study{suffix}")
+    configs, overrides, archs = study(args.dataset)
+    unknown = sorted(set(args.candidates or ()) - set(configs))
+    if unknown:
+        p.error(f"--candidates: unknown {unknown[0]!r}; allowed: {', '.join(configs)}")
+
+    def run_dir(name: str, arch: str, seed: int) -> Path:
+        return out / "runs" / name / arch / f"seed_{seed}"
+
     for name, config in configs.items():
-        runs = [
-            (g, s, out / "runs" / name / a / f"seed_{s}") for a, g in archs.items() for s in range(args.seeds)
-        ]
-        train_runs(runs, config, workers=args.workers)
+        if args.candidates is None or name in args.candidates:
+            runs = [(g, s, run_dir(name, a, s)) for a, g in archs.items() for s in range(args.seeds)]
+            train_runs(runs, config, workers=args.workers)
     rows, per_arch = [], {}
     for name in configs:
+        paths = [run_dir(name, a, s) / "result.json" for a in archs for s in range(args.seeds)]
+        if not all(path.is_file() for path in paths):
+            continue
         accs, times = {}, []
         for a in archs:
             results = [
-                json.loads((out / "runs" / name / a / f"seed_{s}" / "result.json").read_text())
-                for s in range(args.seeds)
+                json.loads(run_dir(name, a, s).joinpath("result.json").read_text()) for s in range(args.seeds)
             ]
             accs[a] = [r["test_accuracy"] for r in results]
             times += [r["wall_time_s"] for r in results]
         per_arch[name] = accs
         rows.append(
-            {"protocol": name, **CANDIDATES[name], **summarize(accs), "time_per_run_s": float(np.mean(times))}
+            {
+                "protocol": name,
+                "settings": _describe(configs[name]),
+                **overrides[name],
+                **summarize(accs),
+                "time_per_run_s": float(np.mean(times)),
+            }
         )
-    machine = f"{platform.machine()} {platform.processor() or ''} {_cpu()}".strip()
+    machine = f"{platform.machine()} {_cpu()}".strip()
     lines = [
-        f"Digits stand-alone protocols, {len(archs)} architectures x {args.seeds} seeds each, "
+        f"{args.dataset} stand-alone protocols, {len(archs)} architectures x {args.seeds} seeds each, "
         f"measured side by side on {machine} (1 torch thread per run, {args.workers} runs at a time). "
-        "Accuracies in %.",
+        "Accuracies in %; test-retest tau = Kendall tau of seed 0 vs seed 1 (all / uniform inputs / "
+        "transformations).",
         "",
-        "| protocol | channels | epochs | test split | mean acc range | range | median seed std "
-        "| max seed std | range / median std | split-half tau | s / run |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| protocol | settings | mean acc range | range | median seed std | median abs seed diff "
+        "| range / median std | test-retest tau | split-half tau | s / run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        tau = r["test_retest_tau"]
+        taus = " / ".join(f"{tau[k]:.2f}" for k in ("all", "uniform", "transformed") if k in tau)
         lines.append(
-            f"| {r['protocol']} | {r['channels']} | {r['epochs']} "
-            f"| {'5-fold CV' if r['folds'] else 'fixed 359'} "
+            f"| {r['protocol']} | {r['settings']} "
             f"| {100 * r['min_mean']:.1f}-{100 * r['max_mean']:.1f} | {100 * r['range']:.1f} "
-            f"| {100 * r['median_std']:.2f} | {100 * r['max_std']:.2f} | {r['range_over_median_std']:.1f} "
-            f"| {r['split_half_tau']:.2f} | {r['time_per_run_s']:.1f} |"
+            f"| {100 * r['median_std']:.2f} | {100 * r['median_abs_seed_diff']:.2f} "
+            f"| {r['range_over_median_std']:.1f} | {taus} | {r['split_half_tau']:.2f} "
+            f"| {r['time_per_run_s']:.1f} |"
         )
     lines += ["", "Per architecture, mean ± std over seeds (%):", ""]
-    lines.append("| architecture | " + " | ".join(configs) + " |")
-    lines.append("|---|" + "---|" * len(configs))
+    lines.append("| architecture | " + " | ".join(per_arch) + " |")
+    lines.append("|---|" + "---|" * len(per_arch))
     for a in archs:
         cells = [
             f"{100 * np.mean(per_arch[n][a]):.1f} ± {100 * np.std(per_arch[n][a], ddof=1):.1f}"
-            for n in configs
+            for n in per_arch
         ]
         lines.append(f"| {a} | " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"
     write_text(out / "protocol_study.md", table)
     write_json(
         out / "protocol_study.json",
-        {"machine": machine, "seeds": args.seeds, "rows": rows, "accuracies": per_arch},
+        {
+            "dataset": args.dataset,
+            "machine": machine,
+            "seeds": args.seeds,
+            "rows": rows,
+            "accuracies": per_arch,
+        },
     )
     print(table)
     return 0

@@ -61,10 +61,9 @@ from pathlib import Path
 from typing import Any
 
 from natgym import zoo
-from natgym.data import load_dataset
 from natgym.errors import ConfigError, GenotypeError
 from natgym.files import write_json, write_text
-from natgym.final import evaluate, make_config, train_runs
+from natgym.final import evaluate, load_data, make_config, train_runs
 from natgym.genotype import Genotype
 from natgym.spec import EvaluatorSpec
 
@@ -193,7 +192,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         folder.setdefault(e.genotype, out / "runs" / e.label)
     runs = [(g, s, d / f"seed_{s}") for g, d in folder.items() for s in seeds]
     elapsed = train_runs(runs, config, args.workers, args.threads, args.data_root, args.device)
-    data = load_dataset(config.dataset, root=args.data_root, seed=0)
+    data = load_data(config, args.data_root)
     results = {
         g: evaluate(
             g,

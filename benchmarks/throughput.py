@@ -54,13 +54,13 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from natgym import zoo
-from natgym.data import Dataset, Split, load_dataset
+from natgym.data import Dataset, Split
 from natgym.device import resolve_device
 from natgym.files import write_json, write_text
 from natgym.reward import SupernetEvaluator
 from natgym.space import OP_INDEX
 from natgym.supernet import Supernet
-from natgym.supernet.train import Trainer, cached_supernet, default_config, load_supernet
+from natgym.supernet.train import Trainer, cached_supernet, default_config, load_supernet, supernet_data
 from natgym.transitions import NATPP
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -198,7 +198,7 @@ def main() -> None:
         size = {"digits": 8, "cifar10": 32}[args.preset]
         data = fake_dataset(config.net.in_channels, size, config.net.num_classes)
     else:
-        data = load_dataset(dataset, None, config.seed)
+        data = supernet_data(config)
     bs = 64
 
     # ---- workload: `pairs` fresh (before, after) pairs per round, never repeated across rounds

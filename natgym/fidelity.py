@@ -1,9 +1,10 @@
 """How well does a scorer (a supernet, a cost count, a zero-cost proxy) track real accuracy?
 
-The yardstick is the **ground-truth table** that ships with natgym
-(``natgym/data_files/ground_truth_digits.json``, built by ``benchmarks/ground_truth.py``): a
-fixed, seeded set of digits architectures with 4 intermediate nodes, each trained stand-alone
-with the ``digits`` preset of :mod:`natgym.final` for several seeds. Every architecture has
+The yardstick is a **ground-truth table** that ships with natgym, one per dataset
+(:data:`TABLES`: ``natgym/data_files/ground_truth_<dataset>.json``, built by
+``benchmarks/ground_truth.py``): a fixed, seeded set of architectures with 4 intermediate nodes
+(the same set for every dataset), each trained stand-alone with the dataset's preset of
+:mod:`natgym.final` for several seeds. Every architecture has
 
 * ``family``: ``zoo`` (the zoo's inputs and their published NAT / NAT++ transformations),
   ``uniform`` (inputs from :func:`natgym.zoo.sample`) or ``transformed`` (NAT++ transformations
@@ -26,6 +27,16 @@ Metrics (:func:`fidelity`), for scores where higher means "more accurate":
 The seed noise is the pooled standard deviation of one run's accuracy over seeds (root mean of
 the per-architecture variances, ddof 1). With two seeds per architecture the delta of two
 means has the same standard deviation, so "twice the seed noise" is a two-sigma difference.
+
+The instrument's own ceiling (:func:`retest`, :func:`ceiling_tau`): the same metrics with one
+training run as the scorer and another seed's run as the truth, averaged over ordered seed
+pairs -- the **test-retest** reliability, i.e. what a perfect copy of the stand-alone protocol
+would score -- and the highest Kendall tau a scorer can be expected to reach against the mean
+of k seeds. That ceiling is computed from ranks, so a few far-off cells cannot carry it: the mean
+seed-vs-seed Spearman rho is turned into the correlation r of a Gaussian copula
+(r = 2 sin(pi rho / 6)); the mean of k seeds then has reliability r_k = k r / (1 + (k - 1) r)
+(Spearman-Brown), a perfect scorer correlates sqrt(r_k) with it, and that is a Kendall tau of
+(2 / pi) arcsin(sqrt(r_k)).
 """
 
 from __future__ import annotations
@@ -49,7 +60,11 @@ VERSION = 1
 FAMILIES: tuple[str, ...] = ("zoo", "uniform", "transformed")
 SUBSETS: tuple[str, ...] = ("all", "fit", "holdout")
 """``all`` the whole table, ``holdout`` the held-out third, ``fit`` the other two thirds."""
-DEFAULT_TABLE = "data_files/ground_truth_digits.json"
+TABLES: dict[str, str] = {
+    "digits": "data_files/ground_truth_digits.json",
+    "fashion": "data_files/ground_truth_fashion.json",
+}
+"""The shipped table of each dataset, relative to the ``natgym`` package."""
 
 
 @dataclass(frozen=True)
@@ -104,25 +119,32 @@ class GroundTruth:
         return [(self.by_id[a.parent], a) for a in archs if a.parent is not None and a.parent in ids]
 
 
-def expected_protocol() -> dict[str, Any]:
-    """The protocol a table must have been trained with: the current ``digits`` preset."""
-    from dataclasses import asdict
-
+def expected_protocol(preset: str = "digits") -> dict[str, Any]:
+    """The protocol a table of ``preset`` must have been trained with: that preset of
+    :mod:`natgym.final` as it is now."""
     from natgym.final import make_config
 
-    return {"preset": "digits", "config": asdict(make_config("digits"))}
+    return {"preset": preset, "config": make_config(preset).to_dict()}
 
 
-def load_table(path: str | Path | None = None) -> GroundTruth:
-    """Read and check a ground-truth file (default: the table shipped with natgym).
+def load_table(path: str | Path | None = None, dataset: str = "digits") -> GroundTruth:
+    """Read and check a ground-truth file (default: the table natgym ships for ``dataset``,
+    one of :data:`TABLES`).
 
     Raises :class:`ConfigError` naming the file and the field when the file is not JSON, has
-    another format or version, or was trained with another protocol than the current ``digits``
-    preset of :mod:`natgym.final` (its numbers would not be comparable).
+    another format or version, or was trained with another protocol than the current preset
+    of :mod:`natgym.final` it names (its numbers would not be comparable).
     """
     if path is None:
-        source = resources.files("natgym").joinpath(DEFAULT_TABLE)
-        name = f"natgym/{DEFAULT_TABLE}"
+        if dataset not in TABLES:
+            raise ConfigError(f"dataset: no ground truth for {dataset!r}; allowed: {', '.join(TABLES)}")
+        source = resources.files("natgym").joinpath(TABLES[dataset])
+        name = f"natgym/{TABLES[dataset]}"
+        if not source.is_file():
+            raise ConfigError(
+                f"table: natgym has no {dataset} ground truth yet ({name}); build it with "
+                f"`python benchmarks/ground_truth.py --dataset {dataset}`"
+            )
     else:
         source, name = Path(path), str(path)
     try:
@@ -135,8 +157,11 @@ def load_table(path: str | Path | None = None) -> GroundTruth:
         raise ConfigError(
             f"table: {name} has version {raw.get('version')!r}; this natgym reads version {VERSION}"
         )
-    want = expected_protocol()
+    from natgym.final import PRESETS
+
     have = raw.get("protocol")
+    preset = have.get("preset") if isinstance(have, dict) else None
+    want = expected_protocol(preset if preset in PRESETS else "digits")
     if have != want:
         diff = _protocol_diff(have, want)
         raise ConfigError(
@@ -254,8 +279,18 @@ def fidelity(table: GroundTruth, scores: Mapping[str, float], subset: str = "all
     missing = [a.id for a in archs if a.id not in scores]
     if missing:
         raise ConfigError(f"scores: no score for {len(missing)} architectures, e.g. {missing[:3]}")
+    return _row(table, archs, scores, {a.id: a.mean for a in archs}, subset)
+
+
+def _row(
+    table: GroundTruth,
+    archs: Sequence[Arch],
+    scores: Mapping[str, float],
+    truth_of: Mapping[str, float],
+    subset: str,
+) -> dict[str, Any]:
     pred = np.array([scores[a.id] for a in archs], dtype=np.float64)
-    truth = np.array([a.mean for a in archs])
+    truth = np.array([truth_of[a.id] for a in archs], dtype=np.float64)
     out: dict[str, Any] = {
         "subset": subset,
         "n": len(archs),
@@ -268,7 +303,7 @@ def fidelity(table: GroundTruth, scores: Mapping[str, float], subset: str = "all
         out[f"kendall_tau_{family}"] = kendall_tau(pred[idx], truth[idx]) if len(idx) >= 3 else None
     pairs = table.pairs(archs)
     pd = np.array([scores[t.id] - scores[p.id] for p, t in pairs])
-    td = np.array([t.mean - p.mean for p, t in pairs])
+    td = np.array([truth_of[t.id] - truth_of[p.id] for p, t in pairs])
     threshold = 2 * table.noise
     out["pairs"] = len(pairs)
     out["sign_threshold"] = threshold
@@ -279,6 +314,42 @@ def fidelity(table: GroundTruth, scores: Mapping[str, float], subset: str = "all
     usable = len(pairs) >= 3 and np.ptp(pd) > 0 and np.ptp(td) > 0
     out["delta_pearson"] = float(np.corrcoef(pd, td)[0, 1]) if usable else None
     return out
+
+
+def retest(table: GroundTruth, subset: str = "all") -> dict[str, Any]:
+    """The truth's test-retest row: the :func:`fidelity` metrics of one seed's accuracies as
+    the scorer against another seed's as the truth, averaged over every ordered pair of seeds
+    (``None`` where a metric is undefined for any pair). Needs at least 2 seeds."""
+    archs = table.subset(subset)
+    k = min(len(a.accuracy) for a in archs)
+    if k < 2:
+        raise ConfigError("table: test-retest needs at least 2 seeds per architecture")
+    rows = [
+        _row(table, archs, {a.id: a.accuracy[i] for a in archs}, {a.id: a.accuracy[j] for a in archs}, subset)
+        for i in range(k)
+        for j in range(k)
+        if i != j
+    ]
+    out = dict(rows[0])
+    for key, value in rows[0].items():
+        if isinstance(value, float) or value is None:
+            values = [r[key] for r in rows]
+            out[key] = None if any(v is None for v in values) else float(np.mean(values))
+    out["sign_pairs"] = int(round(np.mean([r["sign_pairs"] for r in rows])))
+    return out
+
+
+def ceiling_tau(table: GroundTruth, subset: str = "all") -> float:
+    """The highest Kendall tau a scorer can be expected to reach against the mean of the
+    table's k seeds (Spearman-Brown from the mean seed-vs-seed Spearman rho, through a Gaussian
+    copula; see the module docstring)."""
+    archs = table.subset(subset)
+    values = np.array([a.accuracy for a in archs], dtype=np.float64)
+    k = values.shape[1]
+    rho = float(np.mean([spearman_rho(values[:, i], values[:, j]) for i in range(k) for j in range(i)]))
+    r = 2 * np.sin(np.pi * rho / 6)
+    reliability = k * r / (1 + (k - 1) * r)
+    return float(2 / np.pi * np.arcsin(np.sqrt(max(reliability, 0.0))))
 
 
 Scorer = Callable[[list[Genotype]], np.ndarray]
@@ -294,15 +365,16 @@ def cost_scorers(table: GroundTruth) -> dict[str, dict[str, float]]:
 
 def naswot_scores(table: GroundTruth, batch: int = 64, seed: int = 0) -> dict[str, float]:
     """NASWOT (:func:`natgym.proxies.naswot`) of every architecture at the table's trained size,
-    on the first ``batch`` images of the digits weight-train split."""
+    on the first ``batch`` images of the weight-train split of the table's dataset (at its
+    image size)."""
     import torch
 
-    from natgym.data import load_dataset
+    from natgym.final import FinalConfig, load_data
     from natgym.proxies import naswot
 
-    data = load_dataset("digits")
-    images = data.train.images[:batch]
     config = table.protocol["config"]
+    data = load_data(FinalConfig(**config))
+    images = data.train.images[:batch]
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -347,10 +419,18 @@ def markdown(rows: Mapping[str, Mapping[str, Any]], table: GroundTruth) -> str:
         return "–" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:+.2f}"
 
     first = next(iter(rows.values()))
+    subset = first["subset"]
+    pairs = table.pairs(table.subset(subset))
+    above = sum(abs(t.mean - p.mean) > 2 * table.noise for p, t in pairs)
     lines = [
-        f"Ground truth: {first['n']} architectures ({first['subset']}), seeds {list(table.seeds)}, "
-        f"seed noise {100 * table.noise:.2f} points; sign agreement over pairs whose stand-alone delta "
-        f"exceeds {100 * first['sign_threshold']:.2f} points.",
+        f"Ground truth ({table.protocol['config']['dataset']}): {first['n']} architectures ({subset}), "
+        f"seeds {list(table.seeds)}, seed noise {100 * table.noise:.2f} points; sign agreement over "
+        f"the {above} of {len(pairs)} (input, transformation) pairs whose stand-alone delta exceeds "
+        f"{100 * 2 * table.noise:.2f} points (twice the noise).",
+        f"The instrument's ceiling: one training run ranks the cells like another seed's run at "
+        f"Kendall tau {retest(table, subset)['kendall_tau']:.2f} (test-retest); a scorer can reach about "
+        f"tau {ceiling_tau(table, subset):.2f} against the mean of {len(table.seeds)} seeds "
+        "(split-half estimate).",
         "",
         "| scorer | Kendall tau | Spearman rho | tau zoo | tau uniform | tau transformed | top-10% precision "
         "| sign agreement (pairs) | delta Pearson |",

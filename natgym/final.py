@@ -88,8 +88,15 @@ class FinalConfig:
     augment: bool = True
     eval_batch_size: int = 500
     folds: int = 0
+    image_size: int | None = None
+    train_subset: int = 0
 
     def __post_init__(self) -> None:
+        if self.image_size is not None and positive_int("image_size", self.image_size) < 4:
+            raise ConfigError(f"image_size: expected an integer >= 4 or None, got {self.image_size!r}")
+        nonneg_int("train_subset", self.train_subset)
+        if self.train_subset and self.folds:
+            raise ConfigError("train_subset: only with folds=0 (the dataset's own test split)")
         for name in ("epochs", "batch_size", "channels", "layers", "eval_batch_size"):
             positive_int(name, getattr(self, name))
         if self.channels % 2:
@@ -107,6 +114,15 @@ class FinalConfig:
             or self.folds == 1
         ):
             raise ConfigError(f"folds: expected 0 (the dataset's own test split) or >= 2, got {self.folds!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict, without fields added later (``image_size``,
+        ``train_subset``) while they hold their defaults -- so runs stored before they existed
+        keep their identity."""
+        return {k: v for k, v in asdict(self).items() if k not in _LATE_DEFAULTS or v != _LATE_DEFAULTS[k]}
+
+
+_LATE_DEFAULTS: dict[str, Any] = {"image_size": None, "train_subset": 0}
 
 
 PRESETS: dict[str, FinalConfig] = {
@@ -189,22 +205,29 @@ def _autocast(device: torch.device) -> torch.autocast:
 
 
 def train_test_split(
-    data: Any, folds: int, seed: int
+    data: Any, folds: int, seed: int, subset: int = 0
 ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """The (images, labels) a seed trains on and the ones it is tested on.
 
-    ``folds == 0``: the dataset's ``train`` + ``policy`` splits, tested on its ``test`` split.
+    ``folds == 0``: the dataset's ``train`` + ``policy`` splits, tested on its ``test`` split;
+    ``subset > 0`` trains on that many of them only, the same for every seed (a random subset
+    drawn with data seed 0, in that random order).
     ``folds >= 2``: k-fold cross-validation over all of the dataset's images -- they are
     partitioned once (data seed 0) into ``folds`` near-equal folds, and seed ``s`` is tested on
     fold ``s % folds`` and trained on the others, so the mean over seeds ``0..folds-1`` is a
     cross-validated accuracy that uses every image once for testing.
     """
     if folds == 0:
-        train = (
-            torch.cat([data.train.images, data.policy.images]),
-            torch.cat([data.train.labels, data.policy.labels]),
-        )
-        return train, (data.test.images, data.test.labels)
+        images = torch.cat([data.train.images, data.policy.images])
+        labels = torch.cat([data.train.labels, data.policy.labels])
+        if subset:
+            if subset > len(labels):
+                raise ConfigError(
+                    f"train_subset: {subset} images asked, the dataset has {len(labels)} to train on"
+                )
+            keep = torch.from_numpy(np.random.default_rng(0).permutation(len(labels))[:subset])
+            images, labels = images[keep], labels[keep]
+        return (images, labels), (data.test.images, data.test.labels)
     images = torch.cat([data.train.images, data.policy.images, data.test.images])
     labels = torch.cat([data.train.labels, data.policy.labels, data.test.labels])
     if len(labels) < 2 * folds:
@@ -237,11 +260,16 @@ def train_seed(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, result_path = out / "checkpoint.pt", out / "result.json"
-    identity = {"genotype": genotype.to_dict(), "config": asdict(config), "seed": seed}
+    identity = {"genotype": genotype.to_dict(), "config": config.to_dict(), "seed": seed}
     if result_path.is_file():
         done = read_json(result_path, "out_dir", "delete it to train this seed again")
         _check_identity(done, identity, result_path)
         return done
+    if config.image_size is not None and data.image_size != config.image_size:
+        raise ConfigError(
+            f"image_size: the config trains on {config.image_size} px images, the data has "
+            f"{data.image_size} px; load it with image_size={config.image_size}"
+        )
     check_writable(ckpt_path, "out_dir")
     rank, world, dev = distributed.setup(device)
     progress = progress and rank == 0
@@ -282,7 +310,7 @@ def train_seed(
             torch.cuda.set_rng_state(state["cuda_rng"], dev)
         start, history, elapsed = state["epoch"], state["history"], state["elapsed"]
 
-    (x_train, y_train), (x_test, y_test) = train_test_split(data, config.folds, seed)
+    (x_train, y_train), (x_test, y_test) = train_test_split(data, config.folds, seed, config.train_subset)
     n = len(y_train)
     criterion = nn.CrossEntropyLoss()
     bar = progress_bar(
@@ -372,14 +400,19 @@ def train_seed(
     return result
 
 
+def load_data(config: FinalConfig, data_root: str | os.PathLike | None = None) -> Any:
+    """The dataset ``config`` trains on: its ``dataset`` at its ``image_size``, data seed 0."""
+    from natgym.data import load_dataset
+
+    return load_dataset(config.dataset, root=data_root, seed=0, image_size=config.image_size)
+
+
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(threads: int, dataset: str, data_root: str | None) -> None:
-    from natgym.data import load_dataset
-
+def _init_worker(threads: int, config: FinalConfig, data_root: str | None) -> None:
     torch.set_num_threads(threads)
-    _WORKER["data"] = load_dataset(dataset, root=data_root, seed=0)
+    _WORKER["data"] = load_data(config, data_root)
 
 
 def _run_in_worker(genotype: Genotype, config: FinalConfig, seed: int, out_dir: str, device: str) -> float:
@@ -413,7 +446,7 @@ def train_runs(
     bar = progress_bar(total=len(todo), desc="training runs", disable=not (progress and todo))
     if workers == 1:
         previous = torch.get_num_threads()
-        _init_worker(threads, config.dataset, root)
+        _init_worker(threads, config, root)
         try:
             for g, s, d in todo:
                 _run_in_worker(g, config, s, d, device)
@@ -428,7 +461,7 @@ def train_runs(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(threads, config.dataset, root),
+            initargs=(threads, config, root),
         ) as pool:
             futures = [pool.submit(_run_in_worker, g, config, s, d, device) for g, s, d in todo]
             for future in as_completed(futures):
@@ -483,9 +516,7 @@ def evaluate(
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"seeds: expected a non-empty list of distinct seeds, got {seeds}")
     if data is None:
-        from natgym.data import load_dataset
-
-        data = load_dataset(config.dataset, root=data_root, seed=0)
+        data = load_data(config, data_root)
     out = Path(out_dir)
     runs = [
         train_seed(genotype, config, data, s, out / f"seed_{s}", device=device, progress=progress)
@@ -506,7 +537,7 @@ def evaluate(
         "genotype": genotype.to_dict(),
         "genotype_text": genotype.to_darts(),
         "preset": preset,
-        "config": asdict(config),
+        "config": config.to_dict(),
         "dataset": data.name,
         "device": runs[0]["device"],
         "seeds": seeds,

@@ -40,7 +40,7 @@ class EvaluatorSpec:
     """Which supernet scores architectures, and how (see the module docstring).
 
     * ``dataset`` (``"digits"``): digits, cifar10, cifar100, synthetic, or your own images as
-      ``folder:PATH`` / ``npz:PATH`` (:mod:`natgym.userdata`; ``image_size`` resizes a folder's
+      ``folder:PATH`` / ``npz:PATH`` (:mod:`natgym.data.user`; ``image_size`` resizes a folder's
       images); ``preset`` (None: the dataset's own supernet size); ``supernet`` (None): a
       checkpoint written by ``natgym train-supernet`` -- its own dataset and preset are used --
       else the default supernet of (dataset, preset, seed, steps), trained into the cache on
@@ -75,19 +75,15 @@ class EvaluatorSpec:
     image_size: int | None = None
 
     def __post_init__(self) -> None:
-        from natgym import userdata
-        from natgym.data import DATASETS
+        from natgym.data import dataset_info, parse_user
         from natgym.device import resolve_device
         from natgym.supernet.model import PRESETS
 
-        user = userdata.parse(self.dataset) if isinstance(self.dataset, str) else None
+        user = parse_user(self.dataset) if isinstance(self.dataset, str) else None
         if user is not None:
             object.__setattr__(self, "dataset", f"{user[0]}:{user[1].resolve()}")
-        elif self.dataset not in DATASETS:
-            raise ConfigError(
-                f"dataset: unknown dataset {self.dataset!r}; allowed: {', '.join(DATASETS)}, "
-                "folder:PATH, npz:PATH"
-            )
+        else:
+            dataset_info(self.dataset)
         if self.image_size is not None:
             positive_int("image_size", self.image_size)
         if self.preset is not None and self.preset not in PRESETS:
@@ -158,10 +154,9 @@ class EvaluatorSpec:
         warning names a different ``dataset``). The data split uses the supernet's training seed,
         so the reward images are never ones it was trained on.
         """
-        from natgym.data import load_dataset
+        from natgym.data import load_dataset, source_of
         from natgym.reward import SupernetEvaluator
-        from natgym.supernet.train import cached_supernet, default_config, load_supernet
-        from natgym.userdata import source_of
+        from natgym.supernet.train import cached_supernet, default_config, load_supernet, supernet_data
 
         user = source_of(self.dataset) is not None
         mine = load_dataset(self.dataset, self.data_root, self.seed, self.image_size) if user else None
@@ -206,7 +201,7 @@ class EvaluatorSpec:
                     stacklevel=2,
                 )
                 spec = self.replace(dataset=config.dataset)
-            data = load_dataset(config.dataset, self.data_root, config.seed)
+            data = supernet_data(config, self.data_root)
         return SupernetEvaluator(model, data, config, spec)
 
     # ------------------------------------------------------------------ command line

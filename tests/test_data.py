@@ -48,7 +48,7 @@ def test_splits_reproducible_and_seeded():
 def test_unknown_dataset():
     with pytest.raises(ConfigError, match="dataset.*cifar10"):
         load_dataset("mnist")
-    assert DATASETS == ("digits", "cifar10", "cifar100", "synthetic")
+    assert DATASETS == ("digits", "fashion", "cifar10", "cifar100", "synthetic")
 
 
 def test_missing_cifar_files_clear_error(tmp_path):

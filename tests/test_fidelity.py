@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -117,12 +116,51 @@ def test_table_loads_and_an_oracle_scores_perfectly(tmp_path):
         table.subset("test")
 
 
+def test_retest_averages_every_ordered_seed_pair_and_the_ceiling_follows_spearman_brown(tmp_path):
+    from scipy.stats import kendalltau, spearmanr
+
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(_table_dict(n_inputs=9, seeds=3)))
+    table = fidelity.load_table(path)
+    values = np.array([a.accuracy for a in table.archs])
+    row = fidelity.retest(table)
+    taus = [kendalltau(values[:, i], values[:, j]).statistic for i in range(3) for j in range(3) if i != j]
+    assert row["kendall_tau"] == pytest.approx(np.mean(taus)) and row["n"] == 18
+    rho = np.mean([spearmanr(values[:, i], values[:, j]).statistic for i in range(3) for j in range(i)])
+    r = 2 * np.sin(np.pi * rho / 6)
+    expected = 2 / np.pi * np.arcsin(np.sqrt(3 * r / (1 + 2 * r)))
+    assert fidelity.ceiling_tau(table) == pytest.approx(expected)
+    assert row["kendall_tau"] <= fidelity.ceiling_tau(table) <= 1
+    text = fidelity.markdown({"another training run (test-retest)": row}, table)
+    assert "test-retest" in text and "against the mean of 3 seeds" in text
+
+
+def test_identical_seeds_have_a_perfect_ceiling_and_one_seed_has_none(tmp_path):
+    raw = _table_dict(seeds=2)
+    for a in raw["architectures"]:
+        a["test_accuracy"] = [a["test_accuracy"][0]] * 2
+    (tmp_path / "same.json").write_text(json.dumps(raw))
+    table = fidelity.load_table(tmp_path / "same.json")
+    assert fidelity.retest(table)["kendall_tau"] == pytest.approx(1)
+    assert fidelity.ceiling_tau(table) == pytest.approx(1)
+    for a in raw["architectures"]:
+        a["test_accuracy"] = a["test_accuracy"][:1]
+    (tmp_path / "one.json").write_text(json.dumps({**raw, "seeds": [0]}))
+    with pytest.raises(ConfigError, match="at least 2 seeds"):
+        fidelity.retest(fidelity.load_table(tmp_path / "one.json"))
+
+
+def test_unknown_dataset_table_is_a_clear_error():
+    with pytest.raises(ConfigError, match="allowed: digits, fashion"):
+        fidelity.load_table(dataset="cifar10")
+
+
 @pytest.mark.parametrize(
     "change, field",
     [
         ({"version": 99}, "version"),
         ({"format": "something-else"}, "format"),
-        ({"protocol": {"preset": "digits", "config": asdict(make_config("digits", epochs=3))}}, "epochs=3"),
+        ({"protocol": {"preset": "digits", "config": make_config("digits", epochs=3).to_dict()}}, "epochs=3"),
         ({"architectures": [{"id": "x"}]}, "malformed"),
     ],
 )

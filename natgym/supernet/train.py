@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 from natgym import distributed, zoo
 from natgym.checks import finite, nonneg_int, positive_int
-from natgym.data import DATASETS, Dataset, load_dataset
+from natgym.data import Dataset, dataset_info, load_dataset, source_of
 from natgym.device import resolve_device
 from natgym.errors import ConfigError, TrainingDiverged
 from natgym.files import check_writable, load_checkpoint, save_torch
@@ -50,7 +50,6 @@ from natgym.genotype import Cell, Genotype
 from natgym.progress import progress_bar
 from natgym.supernet.model import PRESETS, Supernet, SupernetConfig
 from natgym.transitions import random_transform
-from natgym.userdata import source_of
 
 FORMAT = 1
 """Version of the checkpoint layout (part of the cache key)."""
@@ -60,15 +59,18 @@ whenever a change makes a trained supernet score differently, so nobody keeps sc
 supernet cached by an older natgym. Version 2: digits default with a norm after every pooling op
 and random ``concat`` subsets in training (``benchmarks/results/fidelity_study``)."""
 
-DEFAULT_PRESET = {"digits": "digits", "synthetic": "digits", "cifar10": "cifar10", "cifar100": "cifar10"}
-
 ARCHS: tuple[str, ...] = ("inputs", "mixed")
 """Training-architecture distributions (:attr:`TrainConfig.archs`): ``inputs`` -- uniformly
 sampled input architectures (docs/method.md section 6); ``mixed`` -- such an input with probability
 ``input_prob``, else a random NAT++ transformation of one (each edge uniform among the ops the rule
 allows, so skip/null-heavy cells are trained too)."""
 
-_LATE_DEFAULTS: dict[str, Any] = {"archs": "inputs", "input_prob": 0.5, "random_concat": False}
+_LATE_DEFAULTS: dict[str, Any] = {
+    "archs": "inputs",
+    "input_prob": 0.5,
+    "random_concat": False,
+    "image_size": None,
+}
 _LATE_NET: dict[str, Any] = {"pool_norm": False}
 """Fields added after format 1 (of the config and of its ``net``), left out of the cache key
 while they hold these values."""
@@ -93,8 +95,11 @@ class TrainConfig:
     archs: str = "inputs"
     input_prob: float = 0.5
     random_concat: bool = False
+    image_size: int | None = None
 
     def __post_init__(self) -> None:
+        if self.image_size is not None and positive_int("image_size", self.image_size) < 4:
+            raise ConfigError(f"image_size: expected an integer >= 4 or None, got {self.image_size!r}")
         for name in ("epochs", "batch_size", "archs_per_step"):
             positive_int(name, getattr(self, name))
         nonneg_int("seed", self.seed)
@@ -155,25 +160,21 @@ def default_config(
     user = source_of(dataset) is not None
     if user and data is None:
         raise ConfigError(f"dataset: {dataset!r} is your own data; pass the loaded dataset as data")
-    if not user and dataset not in DATASETS:
-        raise ConfigError(
-            f"dataset: unknown dataset {dataset!r}; allowed: {', '.join(DATASETS)}, folder:PATH, npz:PATH"
-        )
+    info = None if user else dataset_info(dataset)
     if user:
         preset = preset or ("digits" if data.image_size <= 16 else "cifar10")
-    preset = preset or DEFAULT_PRESET[dataset]
+    preset = preset or info.supernet_preset
     if preset not in PRESETS:
         raise ConfigError(f"preset: unknown supernet preset {preset!r}; allowed: {', '.join(PRESETS)}")
-    if user:
-        shape = (data.in_channels, data.num_classes)
-    else:
-        shape = {"digits": (1, 10), "synthetic": (3, 4), "cifar10": (3, 10), "cifar100": (3, 100)}[dataset]
+    shape = (data.in_channels, data.num_classes) if user else (info.in_channels, info.num_classes)
     net = replace(PRESETS[preset], in_channels=shape[0], num_classes=shape[1])
     if steps is not None:
         net = replace(net, steps=positive_int("steps", steps))
-    base = {"digits": dict(epochs=150, lr=0.05, random_concat=True), "cifar10": dict(epochs=100, lr=0.01)}[
-        preset
-    ]
+    base = {
+        "digits": dict(epochs=150, lr=0.05, random_concat=True),
+        "fashion": dict(epochs=8, lr=0.05, random_concat=True, image_size=14),
+        "cifar10": dict(epochs=100, lr=0.01),
+    }[preset]
     if dataset == "synthetic":  # test data: a few epochs are enough
         base = {**base, "epochs": 5}
     if user:
@@ -190,6 +191,12 @@ def default_config(
         fields["net"] = SupernetConfig(**fields["net"])
     net = fields.pop("net", net)
     return TrainConfig(dataset=dataset, preset=preset, net=net, seed=seed, **fields)
+
+
+def supernet_data(config: TrainConfig, data_root: str | os.PathLike | None = None) -> Dataset:
+    """The dataset a supernet of ``config`` is trained and scored on: its dataset split with its
+    seed, at its ``image_size`` (a built-in dataset; your own data is passed in loaded)."""
+    return load_dataset(config.dataset, data_root, config.seed, config.image_size)
 
 
 def sample_training_arch(config: TrainConfig, rng: np.random.Generator) -> Genotype:
@@ -423,7 +430,7 @@ def _train(
 ) -> Path:
     rank, world, dev = distributed.setup(device)
     progress = progress and rank == 0
-    data = data if data is not None else load_dataset(config.dataset, data_root, config.seed)
+    data = data if data is not None else supernet_data(config, data_root)
     torch.manual_seed(config.seed)
     model = Supernet(config.net).to(dev, memory_format=torch.channels_last)
     trainer = Trainer(model, data, config, dev, rank, world)

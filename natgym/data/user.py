@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from natgym.checks import positive_int
+from natgym.data.base import Dataset, make_dataset, split_indices
 from natgym.errors import ConfigError
 
 KINDS: tuple[str, ...] = ("folder", "npz")
@@ -32,7 +33,7 @@ SPLIT = (0.5, 0.3, 0.2)
 """Weight-train / policy / test fractions."""
 
 
-def parse(name: str) -> tuple[str, Path] | None:
+def parse_user(name: str) -> tuple[str, Path] | None:
     """``(kind, path)`` of a user dataset name, or None for a built-in name. A missing path
     raises :class:`~natgym.errors.ConfigError` naming ``dataset``."""
     kind, sep, rest = str(name).partition(":")
@@ -104,11 +105,9 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.int64)
 
 
-def load(name: str, seed: int = 0, image_size: int | None = None):
-    """The :class:`~natgym.data.Dataset` of user dataset ``name`` (see the module docstring)."""
-    from natgym.data import _make, _split_indices
-
-    parsed = parse(name)
+def load_user(name: str, seed: int = 0, image_size: int | None = None) -> Dataset:
+    """The :class:`~natgym.data.base.Dataset` of user dataset ``name`` (see the module docstring)."""
+    parsed = parse_user(name)
     if parsed is None:
         raise ConfigError(f"dataset: {name!r} is not folder:PATH or npz:PATH")
     kind, path = parsed
@@ -140,9 +139,9 @@ def load(name: str, seed: int = 0, image_size: int | None = None):
     digest.update(str(x.shape).encode())
     digest.update(y.tobytes())
     x = np.transpose(x, (0, 3, 1, 2)).astype(np.float32)  # N x C x H x W
-    idx = _split_indices(n, SPLIT, seed)
+    idx = split_indices(n, SPLIT, seed)
     parts = [(x[i], y[i]) for i in idx]
-    return _make(f"{kind}:{digest.hexdigest()[:12]}", parts, classes, augment=(max(1, h // 8), True))
+    return make_dataset(f"{kind}:{digest.hexdigest()[:12]}", parts, classes, flip=True)
 
 
 def source_of(name: str) -> str | None:
