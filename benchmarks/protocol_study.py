@@ -79,10 +79,9 @@ batch 96, 5 cells, no drop-path/cutout/auxiliary head) on Fashion-MNIST."""
 
 FASHION_CANDIDATES: dict[str, dict] = {
     "14px-n10k-e3-C8": {},
-    "14px-n20k-e5-C8": {"train_subset": 20_000, "epochs": 5},
-    "14px-n60k-e3-C8": {"train_subset": 0, "epochs": 3},
-    "14px-n20k-e5-C16": {"train_subset": 20_000, "epochs": 5, "channels": 16},
-    "28px-n10k-e3-C8": {"image_size": 28},
+    "14px-n10k-e3-C4": {"channels": 4},
+    "14px-n20k-e4-C8": {"train_subset": 20_000, "epochs": 4},
+    "14px-n10k-e5-C16": {"epochs": 5, "channels": 16},
 }
 """Overrides of :data:`FASHION_BASE`, by candidate name (the first is the issue's first probe)."""
 

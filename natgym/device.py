@@ -1,6 +1,17 @@
-"""The one place a ``device`` argument is turned into a ``torch.device``."""
+"""The one place a ``device`` argument is turned into a ``torch.device``, and torch's CPU
+threads in forked processes.
+
+A process forked after its parent ran torch's CPU thread pool (GNU OpenMP) hangs forever at its
+first multi-threaded operation: the pool's threads are not copied by ``fork``. Gymnasium's
+``AsyncVectorEnv`` does exactly that -- it builds one env in the parent (for its spaces), then
+forks its workers. So a child forked from a process that imported this module starts with one
+torch thread, as PyTorch's own DataLoader workers do; natgym's evaluators use one thread per
+call by default anyway (``EvaluatorSpec.threads``).
+"""
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -33,3 +44,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             + ", ".join(f"cuda:{i}" for i in range(count))
         )
     return torch.device("cuda", index)
+
+
+def _one_thread_in_child() -> None:
+    torch.set_num_threads(1)
+
+
+os.register_at_fork(after_in_child=_one_thread_in_child)

@@ -148,3 +148,48 @@ def test_async_vector_env_spawn() -> None:
         assert terminated.all() and info["acc_after"].shape == (2,)
     finally:
         envs.close()
+
+
+ASYNC_SCRIPT = """
+import sys
+from pathlib import Path
+import gymnasium as gym
+import torch
+import natgym
+sys.path.insert(0, {tests!r})
+from tiny_supernet import tiny_supernet
+
+torch.set_num_threads(2)  # the parent runs torch's thread pool before forking, as a user's would
+path = tiny_supernet(Path({folder!r}))
+env = gym.make_vec("NAT-Cell-v0", num_envs=2, vectorization_mode="async", reward=str(path))
+env.reset(seed=0)
+_, reward, *_ = env.step(env.action_space.sample())
+env.close()
+print("stepped", reward.shape)
+"""
+
+
+def test_async_make_vec_with_the_default_fork_start_reaches_its_first_step(tmp_path) -> None:
+    """Gymnasium's AsyncVectorEnv builds one env in the parent, then forks: the children must
+    not hang in torch's (not fork-safe) thread pool. A subprocess, so a hang is a timeout."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ASYNC_SCRIPT.format(tests=str(Path(__file__).parent), folder=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the parent and its forked workers
+        out, err = proc.communicate()
+        raise AssertionError(f"async make_vec hung (killed after 240 s); stderr: {err[-3000:]}") from None
+    assert proc.returncode == 0 and "stepped (2,)" in out, err[-3000:]
