@@ -149,6 +149,24 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert len(rows) == 2 + 32  # header lines + one row per one-step episode, across both calls
 
 
+def test_resume_with_other_settings_is_refused_naming_them(tmp_path):
+    train("a2c", env_kwargs(arch="DARTS"), timesteps=8, seed=0, progress=False, out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="seed: 0 stored, 1 now"):
+        train("a2c", env_kwargs(arch="DARTS"), timesteps=16, seed=1, progress=False, out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="hyperparams.learning_rate"):
+        train(
+            "a2c", env_kwargs(arch="DARTS"), 16, seed=0, progress=False, out_dir=tmp_path,
+            overrides={"learning_rate": 0.5},
+        )  # fmt: skip
+    with pytest.raises(ConfigError, match="env_kwargs.arch: .DARTS. stored, .ResBlock. now"):
+        train("a2c", env_kwargs(arch="ResBlock"), timesteps=16, seed=0, progress=False, out_dir=tmp_path)
+    fresh = train("a2c", env_kwargs(arch="DARTS"), 8, seed=1, progress=False, out_dir=tmp_path, resume=False)
+    assert fresh.timesteps == 8  # started afresh with the new settings, which now resume
+    assert (
+        train("a2c", env_kwargs(arch="DARTS"), 16, seed=1, progress=False, out_dir=tmp_path).timesteps == 16
+    )
+
+
 def test_hyperparams_yaml_and_overrides():
     for algo in ALGOS:
         hp = load_hyperparams(algo)

@@ -26,6 +26,7 @@ def train_command(args: argparse.Namespace) -> None:
         device=spec.device,
         out_dir=out,
         eval_freq=args.eval_freq,
+        resume=not args.no_resume,
     )
     rewards = [e["reward"] for e in result.ledger.episodes[-100:]]
     mean = float(np.mean(rewards)) if rewards else float("nan")

@@ -23,6 +23,7 @@ evaluator).
 from __future__ import annotations
 
 import copy
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from agents.ledger import Ledger, LedgerWrapper
 from agents.sb3.extractor import GraphFeaturesExtractor
 from agents.sb3.wrappers import AllowedOpsWrapper
 from natgym.errors import ConfigError
-from natgym.files import atomic_write
+from natgym.files import atomic_write, read_json, write_json
 from natgym.progress import progress_bar
 
 ALGOS: tuple[str, ...] = ("maskable_ppo", "ppo", "a2c", "dqn")
@@ -215,6 +216,7 @@ def train(
     progress: bool = True,
     overrides: dict[str, Any] | None = None,
     callbacks: Sequence[BaseCallback] = (),
+    resume: bool = True,
 ) -> SB3Result:
     """Train ``algo`` on its natgym env (see the module docstring).
 
@@ -222,13 +224,35 @@ def train(
     to the steps that spend it. ``eval_freq`` > 0 evaluates every that many steps on a separate
     env (deterministic policy, ``eval_episodes`` episodes). ``callbacks`` are SB3 callbacks run
     after the budget check (e.g. to evaluate the model during training).
+
+    A run in ``out_dir`` resumes (``resume=False`` starts afresh, replacing its files) only with
+    the settings it was started with -- algorithm, seed, hyperparameters and env arguments,
+    stored in ``out_dir/settings.json``; other settings raise :class:`ConfigError` naming them
+    (a longer ``timesteps`` or ``budget`` resumes).
     """
     hp = load_hyperparams(algo, overrides)
     out = Path(out_dir) if out_dir is not None else None
     model_path = out / "model.zip" if out else None
-    resume = bool(model_path and model_path.exists())
+    resume = bool(resume and model_path and model_path.exists())
+    settings = run_settings(algo, env_kwargs, seed, hp)
     if out:
         out.mkdir(parents=True, exist_ok=True)
+        stored = out / "settings.json"
+        if resume and stored.is_file():
+            have = read_json(stored, "out_dir", "delete the folder (or pass --no-resume) to start over")
+            keys = sorted(set(settings) | set(have))
+            differ = [
+                f"{k}: {have.get(k)!r} stored, {settings.get(k)!r} now"
+                for k in keys
+                if have.get(k) != settings.get(k)
+            ]
+            if differ:
+                raise ConfigError(
+                    f"out_dir: {out} holds a {have.get('algo')} run with other settings "
+                    f"({'; '.join(differ)}); pass another --out, or --no-resume to start over there "
+                    "(its files are replaced)"
+                )
+        write_json(stored, settings, indent=1)
     env = make_env(algo, env_kwargs, budget, str(out / "monitor.csv") if out else None, resume)
     ledger = env.get_wrapper_attr("ledger")
     if timesteps is None:
@@ -267,6 +291,30 @@ def train(
     if remaining > 0:
         model.learn(remaining, callback=CallbackList(run), reset_num_timesteps=not resume, tb_log_name=algo)
     return SB3Result(model, ledger, model.num_timesteps)
+
+
+def run_settings(
+    algo: str, env_kwargs: dict[str, Any] | None, seed: int, hp: dict[str, Any]
+) -> dict[str, Any]:
+    """What a resumed run must share with the stored one, as plain JSON values keyed
+    ``algo``, ``seed``, ``hyperparams.<name>`` (without ``n_timesteps``) and
+    ``env_kwargs.<name>`` (an evaluator by its reward spec, else by its type)."""
+
+    def plain(value: Any) -> Any:
+        spec = getattr(value, "spec", None)
+        if hasattr(spec, "to_dict"):
+            return {"evaluator": type(value).__name__, **spec.to_dict()}
+        if hasattr(value, "to_dict"):
+            return value.to_dict()
+        return f"{type(value).__module__}.{type(value).__qualname__}"
+
+    raw = {
+        "algo": algo,
+        "seed": int(seed),
+        **{f"hyperparams.{k}": v for k, v in hp.items() if k != "n_timesteps"},
+        **{f"env_kwargs.{k}": v for k, v in (env_kwargs or {}).items()},
+    }
+    return json.loads(json.dumps(raw, default=plain, sort_keys=True))
 
 
 def greedy_episode(
