@@ -79,6 +79,7 @@ batch 96, 5 cells, no drop-path/cutout/auxiliary head) on Fashion-MNIST."""
 
 FASHION_CANDIDATES: dict[str, dict] = {
     "14px-n10k-e3-C8": {},
+    "14px-n10k-e3-C8-step": {"lr_schedule": "step"},
     "14px-n10k-e3-C4": {"channels": 4},
     "14px-n20k-e4-C8": {"train_subset": 20_000, "epochs": 4},
     "14px-n10k-e5-C16": {"epochs": 5, "channels": 16},
@@ -163,7 +164,10 @@ def _describe(config: FinalConfig) -> str:
     size = config.image_size or "native"
     subset = f"{config.train_subset:,}" if config.train_subset else "all"
     split = f"{config.folds}-fold CV" if config.folds else "test split"
-    return f"{size} px, {config.channels} ch, {config.epochs} ep, {subset} train images, {split}"
+    return (
+        f"{size} px, {config.channels} ch, {config.epochs} ep, {subset} train images, {split}, "
+        f"lr {config.lr} cosine per {config.lr_schedule}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

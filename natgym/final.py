@@ -67,6 +67,10 @@ from natgym.genotype import Genotype
 from natgym.network import Network, count_params
 from natgym.progress import progress_bar
 
+LR_SCHEDULES: tuple[str, ...] = ("epoch", "step")
+"""When the cosine learning rate is updated: once per epoch (the DARTS recipe, fine over 600
+epochs) or at every SGD step (what a run of a few epochs needs to end at a small rate)."""
+
 
 @dataclass(frozen=True)
 class FinalConfig:
@@ -90,8 +94,13 @@ class FinalConfig:
     folds: int = 0
     image_size: int | None = None
     train_subset: int = 0
+    lr_schedule: str = "epoch"
 
     def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(
+                f"lr_schedule: unknown schedule {self.lr_schedule!r}; allowed: {', '.join(LR_SCHEDULES)}"
+            )
         if self.image_size is not None and positive_int("image_size", self.image_size) < 4:
             raise ConfigError(f"image_size: expected an integer >= 4 or None, got {self.image_size!r}")
         nonneg_int("train_subset", self.train_subset)
@@ -117,12 +126,12 @@ class FinalConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict, without fields added later (``image_size``,
-        ``train_subset``) while they hold their defaults -- so runs stored before they existed
-        keep their identity."""
+        ``train_subset``, ``lr_schedule``) while they hold their defaults -- so runs stored before
+        they existed keep their identity."""
         return {k: v for k, v in asdict(self).items() if k not in _LATE_DEFAULTS or v != _LATE_DEFAULTS[k]}
 
 
-_LATE_DEFAULTS: dict[str, Any] = {"image_size": None, "train_subset": 0}
+_LATE_DEFAULTS: dict[str, Any] = {"image_size": None, "train_subset": 0, "lr_schedule": "epoch"}
 
 
 PRESETS: dict[str, FinalConfig] = {
@@ -173,9 +182,11 @@ def cutout(images: torch.Tensor, length: int, generator: torch.Generator | None 
     return images * (~inside).to(images.dtype)[:, None].to(images.device)
 
 
-def _lr(config: FinalConfig, epoch: int) -> float:
-    """Cosine annealing per epoch from ``lr`` (epoch 0) towards ``lr_min``."""
-    return config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + math.cos(math.pi * epoch / config.epochs))
+def _lr(config: FinalConfig, epoch: int, fraction: float = 0.0) -> float:
+    """Cosine annealing from ``lr`` (start) towards ``lr_min`` (end of training): per epoch, or
+    with ``lr_schedule="step"`` at ``fraction`` (0..1) of the way through ``epoch``."""
+    t = epoch + (fraction if config.lr_schedule == "step" else 0.0)
+    return config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + math.cos(math.pi * t / config.epochs))
 
 
 @torch.no_grad()
@@ -324,13 +335,13 @@ def train_seed(
     for epoch in bar:
         t0 = time.perf_counter()
         lr = _lr(config, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
         model.train()
         model.drop_path_prob = config.drop_path * epoch / config.epochs
         perm = torch.randperm(n, generator=generator)
         loss_sum, correct = torch.zeros((), device=dev), torch.zeros((), device=dev, dtype=torch.long)
         for i in range(0, n, config.batch_size):
+            for group in optimizer.param_groups:
+                group["lr"] = _lr(config, epoch, i / n)
             idx = perm[i : i + config.batch_size]
             x, y = x_train[idx], y_train[idx]
             if config.augment:

@@ -20,10 +20,21 @@ WEIGHT_TOLERANCE = 0.15
 """Largest relative distance of the trained weights, 2 ranks vs 1 process (measured: 0.03)."""
 
 
-def _torchrun(out: Path, epochs: int, *extra: str, worker: Path = WORKER) -> int:
+class Run:
+    """A finished torchrun: its exit code and the end of its output (for failure messages)."""
+
+    def __init__(self, done: subprocess.CompletedProcess) -> None:
+        self.returncode = done.returncode
+        self.output = (done.stdout + done.stderr)[-4000:]
+
+    def __repr__(self) -> str:
+        return f"torchrun exited {self.returncode}; its output ends:\n{self.output}"
+
+
+def _torchrun(out: Path, epochs: int, *extra: str, worker: Path = WORKER) -> Run:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            str(worker), str(out), str(epochs), *extra]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=out.parent).returncode
+    return Run(subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=out.parent))
 
 
 def _flat(path: Path) -> tuple[torch.Tensor, dict]:
@@ -35,10 +46,13 @@ def _flat(path: Path) -> tuple[torch.Tensor, dict]:
 
 @pytest.mark.slow
 def test_two_gloo_ranks_train_checkpoint_resume_and_match_one_process(tmp_path, monkeypatch):
-    assert _torchrun(tmp_path / "ddp.pt", 4) == 0
-    assert _torchrun(tmp_path / "cut.pt", 4, "2") != 0  # stopped after epoch 2
+    run = _torchrun(tmp_path / "ddp.pt", 4)
+    assert run.returncode == 0, run
+    run = _torchrun(tmp_path / "cut.pt", 4, "2")
+    assert run.returncode != 0, run  # stopped after epoch 2
     assert (tmp_path / "cut.pt.partial").is_file() and not (tmp_path / "cut.pt").exists()
-    assert _torchrun(tmp_path / "cut.pt", 4) == 0  # resumed
+    run = _torchrun(tmp_path / "cut.pt", 4)
+    assert run.returncode == 0, run  # resumed
     straight, meta = _flat(tmp_path / "ddp.pt")
     resumed, _ = _flat(tmp_path / "cut.pt")
     assert torch.equal(straight, resumed)
@@ -56,13 +70,14 @@ def test_two_gloo_ranks_train_checkpoint_resume_and_match_one_process(tmp_path, 
 def test_two_gloo_ranks_train_a_standalone_network_resume_and_match_one_process(tmp_path, monkeypatch):
     import json
 
-    def run(name: str, *extra: str) -> int:
-        return _torchrun(tmp_path / name, 3, *extra, worker=FINAL_WORKER)
+    def run(name: str, *extra: str) -> None:
+        done = _torchrun(tmp_path / name, 3, *extra, worker=FINAL_WORKER)
+        assert done.returncode == 0, done
 
-    assert run("ddp") == 0
-    assert run("cut", "1") == 0  # stop_after: a clean stop after epoch 1, checkpoint written
+    run("ddp")
+    run("cut", "1")  # stop_after: a clean stop after epoch 1, checkpoint written
     assert (tmp_path / "cut" / "checkpoint.pt").is_file() and not (tmp_path / "cut" / "result.json").exists()
-    assert run("cut") == 0  # resumed
+    run("cut")  # resumed
     straight = json.loads((tmp_path / "ddp" / "result.json").read_text())
     resumed = json.loads((tmp_path / "cut" / "result.json").read_text())
     assert straight["history"] == resumed["history"] and straight["test_accuracy"] == resumed["test_accuracy"]

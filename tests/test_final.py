@@ -129,11 +129,39 @@ def test_cutout_zeroes_at_most_a_square():
         ({"drop_path": 1.0}, "drop_path"),
         ({"channels": 7}, "channels"),
         ({"foo": 1}, "foo"),
+        ({"lr_schedule": "linear"}, "lr_schedule.*epoch, step"),
+        ({"image_size": 2}, "image_size"),
+        ({"train_subset": -1}, "train_subset"),
+        ({"train_subset": 100}, "train_subset: only with folds=0"),
     ],
 )
 def test_bad_config(kw, field):
     with pytest.raises(ConfigError, match=field):
         make_config("digits", **kw)
+
+
+@pytest.mark.parametrize("epochs", [1, 3, 10])
+def test_step_schedule_anneals_within_epochs_and_epoch_schedule_keeps_the_old_identity(epochs):
+    from natgym.final import _lr
+
+    step = make_config("digits", epochs=epochs, lr_schedule="step")
+    rates = [_lr(step, e, i / 50) for e in range(epochs) for i in range(50)]
+    assert rates[0] == step.lr and all(a > b for a, b in zip(rates, rates[1:]))
+    assert rates[-1] < step.lr * 0.01  # the last steps train at a small rate
+    per_epoch = make_config("digits", epochs=epochs)
+    assert {_lr(per_epoch, epochs - 1, f) for f in (0.0, 0.5, 0.99)} == {_lr(per_epoch, epochs - 1)}
+    assert "lr_schedule" not in per_epoch.to_dict() and step.to_dict()["lr_schedule"] == "step"
+
+
+def test_train_subset_is_fixed_across_seeds_and_the_image_size_is_checked(data, tmp_path):
+    from natgym.final import train_test_split
+
+    (a, _), (b, _) = train_test_split(data, 0, 0, subset=30), train_test_split(data, 0, 1, subset=30)
+    assert len(a[1]) == 30 and torch.equal(a[0], b[0])
+    with pytest.raises(ConfigError, match="train_subset: 1000 images"):
+        train_test_split(data, 0, 0, subset=1000)
+    with pytest.raises(ConfigError, match="image_size: the config trains on 16 px"):
+        train_seed(zoo.get("DARTS"), _config(image_size=16), data, 0, tmp_path / "x", progress=False)
 
 
 def test_unknown_preset():
