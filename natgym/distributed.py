@@ -8,6 +8,7 @@ unset or 1) nothing happens: one process, rank 0 of 1.
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
@@ -28,7 +29,17 @@ def setup(device: str | torch.device = "auto") -> tuple[int, int, torch.device]:
         torch.cuda.set_device(dev)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        atexit.register(_leave)
     return dist.get_rank(), dist.get_world_size(), dev
+
+
+def _leave() -> None:
+    """At exit, leave the process group cleanly (not a collective: a rank that exits on an error
+    must not wait for the others)."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def mean(values: list[float], device: torch.device) -> list[float]:

@@ -392,6 +392,7 @@ def train_seed(
             )
         if stop_after is not None and epoch + 1 - start >= stop_after and epoch + 1 < config.epochs:
             bar.close()
+            distributed.barrier()  # every rank returns once rank 0 has written the checkpoint
             return None
     bar.close()
     t0 = time.perf_counter()
