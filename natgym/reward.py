@@ -51,6 +51,11 @@ class Evaluator(ABC):
         acc = self.accuracy(before + after)
         return acc[len(before) :] - acc[: len(before)]
 
+    def describe(self) -> dict[str, Any]:
+        """What this evaluator pays rewards with, as plain values (for ``env.unwrapped.reward_spec``
+        and stored results)."""
+        return {"evaluator": type(self).__name__, "deterministic": self.deterministic}
+
 
 class FunctionEvaluator(Evaluator):
     """An evaluator backed by a function ``genotype -> accuracy``."""
@@ -191,6 +196,28 @@ class SupernetEvaluator(Evaluator):
             if blocks:
                 self.train_weights(blocks * self.cotrain_steps)
         return out
+
+    def describe(self) -> dict[str, Any]:
+        """The reward's identity: dataset (a user dataset by its content name), supernet preset,
+        version and configuration hash, cell size, image size, and the reward images' mode,
+        count and seed."""
+        from natgym.supernet.train import SUPERNET_VERSION
+
+        config = self.train_config
+        return {
+            **super().describe(),
+            "dataset": self.dataset,
+            "supernet": self.spec.supernet or "default",
+            "supernet_version": SUPERNET_VERSION if self.spec.supernet is None else "checkpoint",
+            "supernet_preset": config.preset,
+            "supernet_key": config.key(),
+            "steps": self.steps,
+            "image_size": self.data.image_size,
+            "mode": self.mode,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "cotrain": self.cotrain,
+        }
 
     def accuracy_on(self, genotypes: Sequence[Genotype], split: str = "policy") -> np.ndarray:
         """Accuracy averaged over a whole split (``train``, ``policy`` or ``test``), scored in

@@ -105,3 +105,13 @@ def test_checkpoint_path_goes_through_the_spec(tmp_path) -> None:
     _, info = a.reset(seed=0)
     _, reward, terminated, _, info = a.step(a.action_space.sample(mask=info["action_mask"]))
     assert terminated and np.isfinite(reward)
+
+
+def test_reward_spec_names_the_dataset_supernet_and_reward_images() -> None:
+    env = gym.make("NAT-Cell-v0", reward=tiny_evaluator())
+    spec = env.unwrapped.reward_spec
+    assert spec["evaluator"] == "SupernetEvaluator" and spec["dataset"] == "digits"
+    assert (spec["mode"], spec["batch_size"], spec["seed"], spec["steps"]) == ("fixed", 16, 0, 4)
+    assert spec["supernet_version"] >= 2 and len(spec["supernet_key"]) == 12 and spec["deterministic"]
+    vec = gym.make_vec("NAT-Cell-v0", num_envs=2, reward=tiny_evaluator("minibatch"))
+    assert vec.reward_spec["mode"] == "minibatch" and vec.reward_spec["deterministic"] is False

@@ -34,7 +34,8 @@ CELLS: tuple[str, str] = ("normal", "reduce")
 class HonestSpec:
     """Mixin for envs with an ``evaluator``: the registration ``spec`` gets
     ``nondeterministic=True`` when the evaluator is not deterministic (the minibatch and cotrain
-    modes), so Gymnasium's checker and users are told the truth."""
+    modes), so Gymnasium's checker and users are told the truth; :attr:`reward_spec` says what
+    the rewards come from."""
 
     evaluator: Evaluator
     _spec = None
@@ -49,6 +50,12 @@ class HonestSpec:
         if value is not None and not value.nondeterministic and not self.evaluator.deterministic:
             value = dataclasses.replace(value, nondeterministic=True)
         self._spec = value
+
+    @property
+    def reward_spec(self) -> dict[str, Any]:
+        """What the env's rewards come from (:meth:`natgym.reward.Evaluator.describe`): for a
+        supernet, the dataset, supernet version and preset, and the reward images' settings."""
+        return self.evaluator.describe()
 
 
 def bind_evaluator(reward: Any, pool: EvaluatorPool | None, steps: int) -> Evaluator:
