@@ -83,6 +83,11 @@ FASHION_CANDIDATES: dict[str, dict] = {
     "14px-n10k-e3-C4": {"channels": 4},
     "14px-n20k-e4-C8": {"train_subset": 20_000, "epochs": 4},
     "14px-n10k-e5-C16": {"epochs": 5, "channels": 16},
+    "14px-n10k-e3-C8-step-data0": {"lr_schedule": "step", "data_seed": 0},
+    "14px-n10k-e3-C8-step-bs32": {"lr_schedule": "step", "batch_size": 32},
+    "14px-n10k-e3-C8-step-lr0.1": {"lr_schedule": "step", "lr": 0.1},
+    "14px-n10k-e3-C16-step": {"channels": 16, "lr_schedule": "step"},
+    "14px-n20k-e3-C8-step": {"train_subset": 20_000, "lr_schedule": "step"},
 }
 """Overrides of :data:`FASHION_BASE`, by candidate name (the first is the issue's first probe)."""
 

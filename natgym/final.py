@@ -95,8 +95,11 @@ class FinalConfig:
     image_size: int | None = None
     train_subset: int = 0
     lr_schedule: str = "epoch"
+    data_seed: int | None = None
 
     def __post_init__(self) -> None:
+        if self.data_seed is not None:
+            nonneg_int("data_seed", self.data_seed)
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(
                 f"lr_schedule: unknown schedule {self.lr_schedule!r}; allowed: {', '.join(LR_SCHEDULES)}"
@@ -126,12 +129,17 @@ class FinalConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict, without fields added later (``image_size``,
-        ``train_subset``, ``lr_schedule``) while they hold their defaults -- so runs stored before
-        they existed keep their identity."""
+        ``train_subset``, ``lr_schedule``, ``data_seed``) while they hold their defaults -- so runs
+        stored before they existed keep their identity."""
         return {k: v for k, v in asdict(self).items() if k not in _LATE_DEFAULTS or v != _LATE_DEFAULTS[k]}
 
 
-_LATE_DEFAULTS: dict[str, Any] = {"image_size": None, "train_subset": 0, "lr_schedule": "epoch"}
+_LATE_DEFAULTS: dict[str, Any] = {
+    "image_size": None,
+    "train_subset": 0,
+    "lr_schedule": "epoch",
+    "data_seed": None,
+}
 
 
 PRESETS: dict[str, FinalConfig] = {
@@ -286,7 +294,7 @@ def train_seed(
     progress = progress and rank == 0
     torch.manual_seed(seed)
     np.random.seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed if config.data_seed is None else config.data_seed)
     model = Network(
         genotype,
         config.channels,

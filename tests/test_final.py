@@ -133,6 +133,7 @@ def test_cutout_zeroes_at_most_a_square():
         ({"image_size": 2}, "image_size"),
         ({"train_subset": -1}, "train_subset"),
         ({"train_subset": 100}, "train_subset: only with folds=0"),
+        ({"data_seed": -1}, "data_seed"),
     ],
 )
 def test_bad_config(kw, field):
@@ -151,6 +152,30 @@ def test_step_schedule_anneals_within_epochs_and_epoch_schedule_keeps_the_old_id
     per_epoch = make_config("digits", epochs=epochs)
     assert {_lr(per_epoch, epochs - 1, f) for f in (0.0, 0.5, 0.99)} == {_lr(per_epoch, epochs - 1)}
     assert "lr_schedule" not in per_epoch.to_dict() and step.to_dict()["lr_schedule"] == "step"
+
+
+def test_data_seed_fixes_the_data_stream_across_seeds(data, tmp_path, monkeypatch):
+    """With ``data_seed`` every seed sees the same minibatch order and augmentation; only the
+    initialisation follows the seed."""
+    seen: dict[int, list[torch.Tensor]] = {}
+    real = type(data).augment
+
+    def spy(self, images, generator=None):
+        seen.setdefault(current, []).append(images.clone())
+        return real(self, images, generator)
+
+    monkeypatch.setattr(type(data), "augment", spy)
+    for current in (0, 1):
+        train_seed(
+            zoo.get("DARTS"),
+            _config(epochs=1, data_seed=7),
+            data,
+            current,
+            tmp_path / f"s{current}",
+            progress=False,
+        )
+    assert len(seen[0]) == len(seen[1]) and all(torch.equal(a, b) for a, b in zip(seen[0], seen[1]))
+    assert "data_seed" not in _config().to_dict() and _config(data_seed=7).to_dict()["data_seed"] == 7
 
 
 def test_train_subset_is_fixed_across_seeds_and_the_image_size_is_checked(data, tmp_path):
