@@ -168,7 +168,7 @@ def test_data_seed_fixes_the_data_stream_across_seeds(data, tmp_path, monkeypatc
     for current in (0, 1):
         train_seed(
             zoo.get("DARTS"),
-            _config(epochs=1, data_seed=7),
+            _config(epochs=1, folds=0, data_seed=7),
             data,
             current,
             tmp_path / f"s{current}",
