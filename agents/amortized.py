@@ -341,7 +341,7 @@ def run_amortized(
     finally:
         torch.set_num_threads(threads)
     ordered = [records[job] for job in jobs]
-    write_report(ordered, cfg)
+    write_report(ordered, cfg, evaluator.describe())
     return ordered
 
 
@@ -469,14 +469,18 @@ def plot(records: Sequence[dict[str, Any]], cfg: AmortizedConfig, out: Path) -> 
     return paths
 
 
-def write_report(records: Sequence[dict[str, Any]], cfg: AmortizedConfig) -> dict[str, Path]:
-    """``results.json``, ``summary.md`` and the plots in ``cfg.out_dir``."""
+def write_report(
+    records: Sequence[dict[str, Any]], cfg: AmortizedConfig, reward_spec: dict[str, Any] | None = None
+) -> dict[str, Path]:
+    """``results.json`` (with the machine and ``reward_spec``), ``summary.md`` and the plots in
+    ``cfg.out_dir``."""
     out = Path(cfg.out_dir)
     rows = summary_rows(records, cfg)
     inputs = [name for name, _ in held_out_inputs(cfg.inputs, cfg.reward.steps, cfg.zoo)]
     meta = {
         "config": {**asdict(cfg), "agents": list(cfg.agents), "per_input": list(cfg.per_input)},
         "held_out_inputs": inputs,
+        "reward_spec": reward_spec,
         "machine": machine(),
         "summary": rows,
         "runs": [{k: v for k, v in r.items() if k != "per_input"} for r in records],

@@ -378,7 +378,7 @@ def run_benchmark(
     finally:
         torch.set_num_threads(threads)
     ordered = [records[job] for job in jobs]
-    write_report(ordered, cfg)
+    write_report(ordered, cfg, evaluator.describe())
     return ordered
 
 
@@ -576,8 +576,12 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_report(records: Sequence[dict[str, Any]], cfg: BenchConfig) -> dict[str, Path]:
-    """``results.csv``, ``results.json``, ``summary.md`` and the plots in ``cfg.out_dir``."""
+def write_report(
+    records: Sequence[dict[str, Any]], cfg: BenchConfig, reward_spec: dict[str, Any] | None = None
+) -> dict[str, Path]:
+    """``results.csv``, ``results.json`` (with the machine and ``reward_spec``, what the rewards
+    came from: :meth:`natgym.reward.Evaluator.describe`), ``summary.md`` and the plots in
+    ``cfg.out_dir``."""
     import csv
     import io
 
@@ -590,7 +594,12 @@ def write_report(records: Sequence[dict[str, Any]], cfg: BenchConfig) -> dict[st
     writer.writeheader()
     writer.writerows(records)
     write_text(out / "results.csv", buf.getvalue())
-    meta = {"config": {**asdict(cfg), "agents": list(cfg.agents)}, "machine": machine(), "summary": rows}
+    meta = {
+        "config": {**asdict(cfg), "agents": list(cfg.agents)},
+        "reward_spec": reward_spec,
+        "machine": machine(),
+        "summary": rows,
+    }
     runs = [{k: v for k, v in r.items() if k != "trace"} for r in records]  # traces stay in runs/
     write_json(out / "results.json", {**meta, "runs": runs}, indent=1)
     table = markdown_table(rows)

@@ -173,14 +173,18 @@ def run_pareto(cfg: ParetoConfig, evaluator: Evaluator | None = None) -> dict[st
     front = non_dominated([r["acc_after"] for r in rows], [r["madds_ratio"] for r in rows])
     for r, on in zip(rows, front):
         r["on_front"] = int(on)
-    paths = write_outputs(rows, references, cfg)
+    paths = write_outputs(rows, references, cfg, evaluator.describe())
     return {"rows": rows, "references": references, "paths": paths}
 
 
 def write_outputs(
-    rows: Sequence[dict[str, Any]], references: Sequence[dict[str, Any]], cfg: ParetoConfig
+    rows: Sequence[dict[str, Any]],
+    references: Sequence[dict[str, Any]],
+    cfg: ParetoConfig,
+    reward_spec: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """``pareto.csv``, ``pareto.json`` and ``pareto.png`` in ``cfg.out_dir``."""
+    """``pareto.csv``, ``pareto.json`` (with the machine and ``reward_spec``) and ``pareto.png``
+    in ``cfg.out_dir``."""
     import csv
     import io
 
@@ -195,7 +199,13 @@ def write_outputs(
     paths = {"csv": out / "pareto.csv", "json": out / "pareto.json", "png": out / "pareto.png"}
     write_text(paths["csv"], buf.getvalue())
     results = [r for r in rows if r["best"]]  # every evaluated row is in the CSV
-    meta = {"config": settings(cfg), "machine": machine(), "references": references, "results": results}
+    meta = {
+        "config": settings(cfg),
+        "reward_spec": reward_spec,
+        "machine": machine(),
+        "references": references,
+        "results": results,
+    }
     write_json(paths["json"], meta)
     plot(rows, references, cfg, paths["png"])
     return paths

@@ -105,6 +105,7 @@ def test_amortized_run_keeps_held_out_inputs_out_and_enforces_budgets(tmp_path, 
     assert "b = 1 transformation" in table and all(f"| {a} |" in table for a in AGENTS)
     meta = json.loads((tmp_path / "results.json").read_text())
     assert meta["held_out_inputs"] == ["u0", "u1"] and len(meta["summary"]) == 2 * len(AGENTS)
+    assert meta["reward_spec"]["evaluator"] == "FunctionEvaluator"
     ran.clear()
     run_amortized(cfg, FunctionEvaluator(skip_score), on_run=ran.append)
     assert ran == []  # every run reused

@@ -42,6 +42,7 @@ def test_every_agent_runs_to_the_same_budget(tmp_path):
     assert all(f"| {a} |" in table for a in AGENTS)
     meta = json.loads((tmp_path / "results.json").read_text())
     assert meta["machine"]["cpu_count"] >= 1 and len(meta["runs"]) == len(AGENTS)
+    assert meta["reward_spec"]["evaluator"] == "FunctionEvaluator"  # what the rewards came from
 
 
 def test_a_resumed_benchmark_skips_finished_runs(tmp_path):
