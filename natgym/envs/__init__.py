@@ -6,8 +6,11 @@ itself):
 * ``NAT-Cell-v0`` -- :class:`~natgym.envs.cell.NATCellEnv`, one step per episode (the paper's
   MDP); ``gymnasium.make_vec`` builds the batched :class:`~natgym.envs.vector.NATCellVectorEnv`.
 * ``NAT-CellSeq-v0`` -- :class:`~natgym.envs.seq.NATCellSeqEnv`, one edge per step.
+* ``NAT-Path-v0`` -- :class:`~natgym.envs.path.NATPathEnv`, the one-step episode whose action
+  also rewires every node (path-level moves, :mod:`natgym.wiring`); ``gymnasium.make_vec``
+  vectorises it with Gymnasium's sync or async vector env.
 
-Both are registered ``nondeterministic=False``: with the default ``mode="fixed"`` evaluator and a
+All are registered ``nondeterministic=False``: with the default ``mode="fixed"`` evaluator and a
 seed, episodes repeat exactly. With ``reward={"mode": "minibatch"}`` or ``{"cotrain": True}`` the
 env marks its own ``spec.nondeterministic`` True. Registration imports neither torch nor the env
 modules; the classes below are loaded on first access.
@@ -19,13 +22,14 @@ from typing import Any
 
 import gymnasium
 
-ENV_IDS: tuple[str, ...] = ("NAT-Cell-v0", "NAT-CellSeq-v0")
+ENV_IDS: tuple[str, ...] = ("NAT-Cell-v0", "NAT-CellSeq-v0", "NAT-Path-v0")
 """The registered environment ids."""
 
 _LAZY = {
     "NATCellEnv": "natgym.envs.cell",
     "NATCellSeqEnv": "natgym.envs.seq",
     "NATCellVectorEnv": "natgym.envs.vector",
+    "NATPathEnv": "natgym.envs.path",
 }
 __all__ = ["ENV_IDS", "register_envs", *_LAZY]
 
@@ -42,6 +46,10 @@ def register_envs() -> None:
     if "NAT-CellSeq-v0" not in gymnasium.registry:
         gymnasium.register(
             id="NAT-CellSeq-v0", entry_point="natgym.envs.seq:NATCellSeqEnv", nondeterministic=False
+        )
+    if "NAT-Path-v0" not in gymnasium.registry:
+        gymnasium.register(
+            id="NAT-Path-v0", entry_point="natgym.envs.path:NATPathEnv", nondeterministic=False
         )
 
 

@@ -10,16 +10,11 @@ Other ways to vectorise:
 * ``gymnasium.make_vec(..., vectorization_mode="sync")`` and SB3's ``DummyVecEnv`` run N ordinary
   envs in this process; they share one evaluator when given one (``reward=evaluator``) or one
   :class:`natgym.spec.EvaluatorPool` (``pool=pool``), and score each env separately.
-* ``AsyncVectorEnv`` runs each env in its own process. Use the ``spawn`` start method (torch and
-  ``fork`` do not mix)::
-
-      envs = gymnasium.make_vec("NAT-Cell-v0", num_envs=4, vectorization_mode="async",
-                                vector_kwargs={"context": "spawn"})
-
-  Each worker imports natgym and loads the supernet from the on-disk cache, so train it once
-  first (make one env in the main process, or pass ``reward=<checkpoint path>``); each worker
-  holds its own copy in memory. Scripts that create it need the ``if __name__ == "__main__":``
-  guard that ``spawn`` requires.
+* ``AsyncVectorEnv`` (``vectorization_mode="async"``) runs each env in its own process, with
+  Gymnasium's default start method: it builds one env in this process for its spaces and forks
+  the workers, and every forked child starts with one torch thread (a child forked after torch
+  ran its thread pool would otherwise hang in it; see :mod:`natgym.device`). Each worker loads
+  its own copy of the supernet from the on-disk cache.
 """
 
 from __future__ import annotations
