@@ -130,9 +130,8 @@ def test_rewiring_a_reduce_skip_onto_an_input_costs_madds_and_the_neutral_option
         env = make(arch="DARTS", cost_weight=1.0, wiring_cost=cost)
         env.reset(seed=0)
         _, rewards[cost], _, _, info = env.step(action)
-        assert info["madds_increased"] and info["rewired"] == [
-            f"reduce node {node + 2}: {divmod(int(wiring.pairs(genotype)[genotype.steps + node]), s)} -> {(a, b)}"
-        ]
+        old = divmod(int(wiring.pairs(genotype)[genotype.steps + node]), s)
+        assert info["madds_increased"] and info["rewired"] == [f"reduce node {node + 2}: {old} -> {(a, b)}"]
     after = Genotype.parse(info["genotype_after"])
     acc = toy_evaluator().accuracy([genotype, after])
     assert rewards["neutral"] == pytest.approx(acc[1] - acc[0])  # the rewiring's cost is not priced
