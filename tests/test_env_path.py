@@ -144,3 +144,26 @@ def test_make_vec_runs_the_path_env():
     _, info = envs.reset(seed=0)
     _, reward, terminated, _, _ = envs.step(envs.action_space.sample())
     assert reward.shape == (2,) and terminated.all()
+
+
+def read_intermediate(g: Genotype) -> float:
+    """Toy accuracy that only rewiring can raise: the share of edges reading an intermediate
+    node (DARTS's edges mostly read the cell inputs)."""
+    edges = [e for cell in g.cells for e in cell.edges]
+    return sum(src >= 2 for _, src, _ in edges) / len(edges)
+
+
+@pytest.mark.parametrize("search", ["random", "evolution", "bo"])
+def test_search_baselines_take_only_valid_path_actions_and_use_the_wiring(search):
+    from agents.search import random_search, regularized_evolution
+    from agents.search.bo import bayesian_optimization
+    from natgym.reward import FunctionEvaluator
+
+    run = {"random": random_search, "evolution": regularized_evolution, "bo": bayesian_optimization}[search]
+    env = gym.make(
+        "NAT-Path-v0", arch="DARTS", reward=FunctionEvaluator(read_intermediate), invalid_action="raise"
+    )
+    kwargs = {"candidates": 64} if search == "bo" else {}
+    result = run(env, 60, seed=0, **kwargs)  # "raise": a single unmasked choice would fail the run
+    assert result.queries == 60 and result.best_info["rewired"]
+    assert result.best_reward > 0  # more edges read intermediate nodes than in DARTS

@@ -1,11 +1,11 @@
 """Bayesian optimisation over transformations: a BoTorch Gaussian process on a graph-kernel
 embedding of the transformed cells, expected improvement over masked-valid candidates.
 
-For one input genotype (fixed topology), a transformation is a target op per edge. Its
-embedding (:func:`embed`) concatenates
+For one input genotype, a transformation is a target op per edge (and, on NAT-Path-v0, a
+source pair per node). Its embedding (:func:`embed`) concatenates
 
-* the one-hot target op of every edge (the positional part: two transformations differ by the
-  edges they change), and
+* the one-hot choice of every action dimension (the positional part: two transformations
+  differ by the edges and nodes they change), and
 * Weisfeiler-Lehman subtree features of both transformed cells (the structural part, as in
   graph-kernel NAS surrogates): node labels start as ``input0 / input1 / node``; each of two
   refinements relabels a node by its label and the sorted (op, source label) pairs of its
@@ -17,8 +17,9 @@ standardised, hyperparameters fitted by maximum marginal likelihood (``fit_gpyto
 After ``initial`` uniform random transformations, every round fits the GP on the evaluations
 (at most :data:`MAX_TRAIN`: the best half and the most recent others, which keeps a fit near a
 second on one CPU thread),
-draws ``candidates`` masked-valid transformations -- half uniform (:func:`uniform_action`), half
-one- or two-edge mutations (:func:`~agents.search.evolution.mutate`) of the best eight so far --
+draws ``candidates`` masked-valid transformations -- half uniform
+(:func:`~agents.search.random_search.uniform_choice`), half one- or two-dimension mutations
+(:func:`~agents.search.evolution.mutate`) of the best eight so far --
 drops those already evaluated, and evaluates the ``batch`` with the highest
 ``LogExpectedImprovement`` (greedy top-q, not a joint q-EI). ``batch`` grows with the data
 (``max(batch, evaluated // 8)``) so the number of GP fits stays logarithmic in the budget. A
@@ -35,8 +36,8 @@ import numpy as np
 import torch
 
 from agents.search.evolution import mutate
-from agents.search.problem import SearchResult, TransformProblem
-from agents.search.random_search import uniform_action
+from agents.search.problem import SearchResult, TransformProblem, transformed
+from agents.search.random_search import uniform_choice
 from natgym.checks import positive_int
 from natgym.errors import ConfigError
 from natgym.genotype import Genotype
@@ -48,12 +49,11 @@ ROOTS = ("input0", "input1")
 WL_ITERATIONS = 2
 
 
-def _wl_labels(genotype: Genotype, action: np.ndarray) -> list[str]:
+def _wl_labels(genotype: Genotype) -> list[str]:
     """The refined WL labels (iterations 1..2) of every intermediate node of both cells."""
     out = []
-    e = 2 * genotype.steps
     for c, cell in enumerate(genotype.cells):
-        ops = action[c * e : (c + 1) * e]
+        ops = cell.op_indices
         labels = {0: ROOTS[0], 1: ROOTS[1], **{n: "node" for n in range(2, genotype.steps + 2)}}
         for it in range(WL_ITERATIONS):
             new = dict(labels)
@@ -69,14 +69,16 @@ def _wl_labels(genotype: Genotype, action: np.ndarray) -> list[str]:
     return out
 
 
-def embed(genotype: Genotype, actions: np.ndarray) -> np.ndarray:
-    """Embeddings (``len(actions) x d``, float64 in [0, 1]) of transformations of ``genotype``;
-    the WL vocabulary is the labels these rows contain (see the module docstring)."""
+def embed(genotype: Genotype, actions: np.ndarray, width: int = NUM_OPS) -> np.ndarray:
+    """Embeddings (``len(actions) x d``, float64 in [0, 1]) of transformations of ``genotype``:
+    the one-hot choice of every action dimension (``width`` choices each: 13 ops, or a
+    NAT-Path-v0 source pair) and the WL counts of the transformed cells, whose vocabulary is the
+    labels these rows contain (see the module docstring)."""
     actions = np.asarray(actions, dtype=np.int64).reshape(len(actions), -1)
-    onehot = np.zeros((len(actions), actions.shape[1] * NUM_OPS))
+    onehot = np.zeros((len(actions), actions.shape[1] * width))
     rows = np.arange(len(actions))[:, None]
-    onehot[rows, np.arange(actions.shape[1]) * NUM_OPS + actions] = 1.0
-    labels = [_wl_labels(genotype, a) for a in actions]
+    onehot[rows, np.arange(actions.shape[1]) * width + actions] = 1.0
+    labels = [_wl_labels(transformed(genotype, a)) for a in actions]
     vocab = {lab: i for i, lab in enumerate(sorted({lab for row in labels for lab in row}))}
     counts = np.zeros((len(actions), len(vocab)))
     for i, row in enumerate(labels):
@@ -86,7 +88,7 @@ def embed(genotype: Genotype, actions: np.ndarray) -> np.ndarray:
 
 
 def _propose(
-    genotype: Genotype, xs: list[np.ndarray], ys: list[float], pool: np.ndarray, q: int
+    genotype: Genotype, xs: list[np.ndarray], ys: list[float], pool: np.ndarray, q: int, width: int
 ) -> np.ndarray | None:
     """Indices into ``pool`` of the ``q`` candidates with the highest log-EI, or None when the
     GP cannot be fitted (all rewards equal, or the fit fails)."""
@@ -106,7 +108,7 @@ def _propose(
     if len(set(ys)) < 2:
         return None
     y = torch.tensor(ys, dtype=torch.float64)[:, None]
-    feats = torch.from_numpy(embed(genotype, np.concatenate([np.stack(xs), pool])))
+    feats = torch.from_numpy(embed(genotype, np.concatenate([np.stack(xs), pool]), width))
     train_x, cand_x = feats[: len(xs)], feats[len(xs) :]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # BoTorch's notes on input scaling and noise levels
@@ -151,18 +153,18 @@ def bayesian_optimization(
         seen.add(action.tobytes())
 
     while len(xs) < initial and not problem.exhausted:
-        evaluate(uniform_action(mask, rng))
+        evaluate(uniform_choice(mask, rng))
     while not problem.exhausted:
         top = [xs[i] for i in np.argsort(ys)[::-1][:8]]
-        pool = [uniform_action(mask, rng) for _ in range(candidates // 2)]
+        pool = [uniform_choice(mask, rng) for _ in range(candidates // 2)]
         while len(pool) < candidates:
             child = mutate(top[int(rng.integers(len(top)))], mask, rng)
             pool.append(mutate(child, mask, rng) if rng.random() < 0.5 else child)
         fresh = list({a.tobytes(): a for a in pool if a.tobytes() not in seen}.values())
         if not fresh:  # everything nearby is evaluated: fall back to uniform samples
-            fresh = [uniform_action(mask, rng)]
+            fresh = [uniform_choice(mask, rng)]
         q = max(batch, len(xs) // 8)
-        order = _propose(problem.genotype, xs, ys, np.stack(fresh), q)
+        order = _propose(problem.genotype, xs, ys, np.stack(fresh), q, mask.shape[1])
         picks = order if order is not None else rng.permutation(len(fresh))[:q]
         for i in picks:
             if problem.exhausted:

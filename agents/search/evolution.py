@@ -15,13 +15,14 @@ import gymnasium as gym
 import numpy as np
 
 from agents.search.problem import SearchResult, TransformProblem
-from agents.search.random_search import uniform_action
+from agents.search.random_search import uniform_choice
 from natgym.errors import ConfigError
 from natgym.genotype import Genotype
 
 
 def mutate(action: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``action`` with one edge moved to another allowed op (unchanged if no edge has a choice)."""
+    """``action`` with one dimension (an edge's op, or a node's source pair) moved to another
+    allowed choice (unchanged if no dimension has one); ``mask`` is ``(dims, width)``."""
     child = np.array(action, dtype=np.int64)
     free = np.flatnonzero(mask.sum(-1) > 1)
     if free.size == 0:
@@ -51,7 +52,7 @@ def regularized_evolution(
     rng = np.random.default_rng(seed)
     members: deque[tuple[np.ndarray, float]] = deque()
     while len(members) < population and not problem.exhausted:
-        action = uniform_action(problem.mask, rng)
+        action = uniform_choice(problem.mask, rng)
         members.append((action, problem.evaluate(action)))
     while not problem.exhausted:
         picks = rng.choice(len(members), size=min(sample, len(members)), replace=False)

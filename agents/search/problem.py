@@ -3,7 +3,9 @@
 :class:`TransformProblem` resets the env to the same input before every evaluation
 (``reset(options={"genotype": input})``) and steps once with a full action, so search baselines
 use exactly the reward, rule and evaluator an RL agent sees, and their cost is counted from the
-steps' ``info["queries"]`` like everyone else's.
+steps' ``info["queries"]`` like everyone else's. It works on any one-step env with a
+``MultiDiscrete`` action whose reset ``info["action_mask"]`` holds one mask per action
+dimension: NAT-Cell-v0 (a target op per edge) and NAT-Path-v0 (also a source pair per node).
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from natgym import graph
+from natgym import graph, wiring
 from natgym.errors import ConfigError
 from natgym.genotype import Genotype
-from natgym.space import NUM_OPS
 
 
 @dataclass
@@ -52,10 +53,9 @@ class TransformProblem:
         self.env = env
         self.budget = int(budget)
         options = {"genotype": genotype} if genotype is not None else None
-        obs, _ = env.reset(seed=seed, options=options)
+        obs, info = env.reset(seed=seed, options=options)
         self.genotype = genotype if genotype is not None else graph.decode(obs)
-        self.mask = np.asarray(obs["action_mask"]).reshape(-1, NUM_OPS).astype(bool)
-        self.current = np.asarray(obs["edge_ops"], dtype=np.int64)
+        self.mask = padded_masks(info["action_mask"])
         self.used = 0  # supernet queries spent so far
         self.history: list[tuple[int, float]] = []
         self.best: tuple[float, np.ndarray, dict[str, Any]] | None = None
@@ -86,3 +86,25 @@ class TransformProblem:
             raise ConfigError("budget: too small for a single evaluation")
         reward, action, info = self.best
         return SearchResult(self.genotype, action, reward, info, list(self.history), self.used)
+
+
+def padded_masks(masks: Any) -> np.ndarray:
+    """``(dims, width)`` bool: one row per action dimension (``info["action_mask"]``'s arrays),
+    padded with False to the widest dimension, so row ``d`` allows choices ``flatnonzero(row)``."""
+    rows = [np.asarray(m).astype(bool).reshape(-1) for m in masks]
+    out = np.zeros((len(rows), max(len(r) for r in rows)), dtype=bool)
+    for d, row in enumerate(rows):
+        out[d, : len(row)] = row
+    if not out.any(-1).all():
+        raise ConfigError("action_mask: every action dimension must allow at least one choice")
+    return out
+
+
+def transformed(genotype: Genotype, action: np.ndarray) -> Genotype:
+    """The genotype a masked-valid ``action`` makes of ``genotype``: its first ``4 * steps``
+    entries are target ops (normal cell, then reduce cell); any further entries are NAT-Path-v0's
+    source pairs (:func:`natgym.wiring.rewire`)."""
+    action = np.asarray(action, dtype=np.int64)
+    e = 2 * genotype.steps
+    after = genotype.with_ops(action[:e], action[e : 2 * e])
+    return wiring.rewire(after, action[2 * e :]) if len(action) > 2 * e else after

@@ -39,8 +39,13 @@ def uniform_action(mask: Any, rng: np.random.Generator) -> np.ndarray:
     ``mask`` is ``(..., 13)`` or flat ``(..., 2E * 13)`` (1 = allowed), e.g. ``obs["action_mask"]``
     or ``env.action_masks()``, batched or not; the result has shape ``(..., 2E)`` (int64).
     """
-    edges = _as_edge_masks(mask)
-    keys = np.where(edges, rng.random(edges.shape), -1.0)
+    return uniform_choice(_as_edge_masks(mask), rng)
+
+
+def uniform_choice(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One choice per action dimension, uniform over the allowed ones: ``mask`` is
+    ``(..., dims, width)`` bool (e.g. :attr:`TransformProblem.mask`), the result ``(..., dims)``."""
+    keys = np.where(mask, rng.random(mask.shape), -1.0)
     return keys.argmax(-1).astype(np.int64)
 
 
@@ -66,6 +71,6 @@ def random_search(
     rng = np.random.default_rng(seed)
     samples = 0
     while not problem.exhausted and (k is None or samples < k):
-        problem.evaluate(uniform_action(problem.mask, rng))
+        problem.evaluate(uniform_choice(problem.mask, rng))
         samples += 1
     return problem.result()
