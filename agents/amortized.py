@@ -507,6 +507,8 @@ def amortized_command(args: Any) -> None:
     """Body of ``natgym bench --protocol amortized`` (arguments in :mod:`agents.cli`)."""
     if args.ray:
         raise ConfigError("--ray: the amortized protocol runs locally; drop --ray")
+    if args.env != "NAT-Cell-v0":
+        raise ConfigError("--env: the amortized protocol runs on NAT-Cell-v0; drop --env")
     if args.arch is not None:
         raise ConfigError("--arch: the amortized protocol transforms its held-out inputs; drop --arch")
     quick = QUICK if args.quick else {}

@@ -73,12 +73,20 @@ def check_agents(agents: Sequence[str], allowed: Sequence[str]) -> None:
         )
 
 
+ENVS: dict[str, tuple[str, ...]] = {
+    "NAT-Cell-v0": AGENTS,
+    "NAT-Path-v0": ("maskable_ppo", "ppo", "a2c", "random", "evolution", "bo"),
+}
+"""The envs a per-arch benchmark runs on, with the agents that solve each. On NAT-Path-v0
+(ops and wiring) the NAT agent has no source head yet, and DQN needs a one-choice-per-step env."""
+
+
 @dataclass
 class BenchConfig:
     """One benchmark: ``agents`` x seeds ``0 .. seeds - 1``, each run to ``budget`` supernet
-    queries on input ``arch``, scored by the evaluator of ``reward`` (its ``device`` is the
-    agents' device too). ``threads`` caps torch's CPU threads (1 keeps timings stable on a shared
-    machine)."""
+    queries on input ``arch`` of ``env`` (:data:`ENVS`), scored by the evaluator of ``reward``
+    (its ``device`` is the agents' device too). ``threads`` caps torch's CPU threads (1 keeps
+    timings stable on a shared machine)."""
 
     agents: tuple[str, ...] = AGENTS
     seeds: int = 5
@@ -92,10 +100,13 @@ class BenchConfig:
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
     """Recorded with the results (e.g. ``{"mode": "quick"}``)."""
+    env: str = "NAT-Cell-v0"
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first bad field."""
-        check_agents(self.agents, AGENTS)
+        if self.env not in ENVS:
+            raise ConfigError(f"env: unknown env {self.env!r}; allowed: {', '.join(ENVS)}")
+        check_agents(self.agents, ENVS[self.env])
         for name in ("seeds", "budget", "threads"):
             positive_int(name, getattr(self, name))
         finite("cost_weight", self.cost_weight, 0.0)
@@ -118,6 +129,7 @@ class BenchConfig:
             "supernet": self.reward.supernet,
             "supernet_seed": self.reward.seed,
             **({"cost_weight": self.cost_weight} if self.cost_weight else {}),
+            **({"env": self.env} if self.env != "NAT-Cell-v0" else {}),
         }
 
 
@@ -162,7 +174,7 @@ def search_method(agent: str) -> Callable[..., Any]:
 
 
 def _run_search(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledger: Ledger) -> Greedy:
-    env = LedgerWrapper(gym.make("NAT-Cell-v0", **_env_kwargs(cfg, evaluator)), ledger)
+    env = LedgerWrapper(gym.make(cfg.env, **_env_kwargs(cfg, evaluator)), ledger)
     search_method(agent)(env, cfg.budget, seed=seed, **SEARCH[agent])
     return None
 
@@ -171,9 +183,19 @@ def _run_sb3(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledg
     from agents.sb3.train import greedy_episode, make_env, train
 
     kwargs = _env_kwargs(cfg, evaluator)
-    result = train(agent, kwargs, budget=cfg.budget, seed=seed, device=cfg.reward.device, progress=False)
+    overrides = {"env": cfg.env} if cfg.env != "NAT-Cell-v0" else None
+    result = train(
+        agent,
+        kwargs,
+        budget=cfg.budget,
+        seed=seed,
+        device=cfg.reward.device,
+        progress=False,
+        overrides=overrides,
+    )
     ledger.episodes.extend(result.ledger.episodes)
-    return lambda: greedy_episode(result.model, make_env(agent, kwargs))
+    env_id = cfg.env if overrides else None
+    return lambda: greedy_episode(result.model, make_env(agent, kwargs, env_id=env_id))
 
 
 def _run_nat(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledger: Ledger) -> Greedy:
@@ -271,7 +293,9 @@ def bench_command(args: Any) -> None:
     if args.inputs is not None:
         raise ConfigError("--inputs: only for --protocol amortized (held-out inputs)")
     cfg = BenchConfig(
-        agents=tuple(a.strip() for a in args.agents.split(",") if a.strip()) if args.agents else AGENTS,
+        agents=tuple(a.strip() for a in args.agents.split(",") if a.strip())
+        if args.agents
+        else ENVS[args.env],
         seeds=args.seeds,
         budget=args.budget
         if args.budget is not None
@@ -281,6 +305,7 @@ def bench_command(args: Any) -> None:
         threads=args.threads,
         out_dir=args.out or (QUICK["out_dir"] if args.quick else BenchConfig.out_dir),
         extra={"mode": "quick" if args.quick else "default"},
+        env=args.env,
     )
     start = time.perf_counter()
     records = run_benchmark(cfg, ray=args.ray)

@@ -350,7 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
         "uniform inputs (--budget queries), then transform held-out inputs (default %(default)s)",
     )
     p.add_argument("--quick", action="store_true", help="small budget; results in OUT/quick")
-    p.add_argument("--agents", default=None, help="comma-separated subset (default: all)")
+    p.add_argument("--agents", default=None, help="comma-separated subset (default: all for the env)")
+    p.add_argument(
+        "--env",
+        choices=("NAT-Cell-v0", "NAT-Path-v0"),
+        default="NAT-Cell-v0",
+        help="per-arch: the env (NAT-Path-v0 also rewires; default %(default)s)",
+    )
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per agent (default %(default)s)")
     p.add_argument(
         "--budget", type=int, default=None, help="supernet queries per run (amortized: for training)"

@@ -45,6 +45,28 @@ def test_every_agent_runs_to_the_same_budget(tmp_path):
     assert meta["reward_spec"]["evaluator"] == "FunctionEvaluator"  # what the rewards came from
 
 
+def test_the_path_env_benchmark_runs_its_agents_and_refuses_the_others(tmp_path):
+    from agents.benchmark import ENVS
+
+    cfg = BenchConfig(
+        agents=ENVS["NAT-Path-v0"],
+        seeds=1,
+        budget=16,
+        out_dir=str(tmp_path),
+        progress=False,
+        env="NAT-Path-v0",
+    )
+    records = run_benchmark(cfg, FunctionEvaluator(skip_score))
+    assert [r["agent"] for r in records] == list(ENVS["NAT-Path-v0"])
+    assert all(8 <= r["queries"] <= 16 for r in records)
+    assert json.loads((tmp_path / "results.json").read_text())["config"]["env"] == "NAT-Path-v0"
+    for agent in ("nat", "dqn"):
+        with pytest.raises(ConfigError, match="agents: unknown or empty.*allowed: maskable_ppo"):
+            BenchConfig(agents=(agent,), env="NAT-Path-v0").validate()
+    with pytest.raises(ConfigError, match="env: unknown env"):
+        BenchConfig(env="NAT-Depth-v0").validate()
+
+
 def test_a_resumed_benchmark_skips_finished_runs(tmp_path):
     cfg = BenchConfig(
         agents=("random", "evolution"), seeds=3, budget=20, out_dir=str(tmp_path), progress=False

@@ -167,3 +167,14 @@ def test_search_baselines_take_only_valid_path_actions_and_use_the_wiring(search
     result = run(env, 60, seed=0, **kwargs)  # "raise": a single unmasked choice would fail the run
     assert result.queries == 60 and result.best_info["rewired"]
     assert result.best_reward > 0  # more edges read intermediate nodes than in DARTS
+
+
+@pytest.mark.parametrize("algo", ["maskable_ppo", "ppo", "a2c"])
+def test_sb3_agents_act_validly_on_the_path_env(algo):
+    from agents.sb3.train import train
+    from natgym.reward import FunctionEvaluator
+
+    env_kwargs = {"reward": FunctionEvaluator(read_intermediate), "arch": "DARTS", "invalid_action": "raise"}
+    result = train(algo, env_kwargs, timesteps=64, seed=0, progress=False, overrides={"env": "NAT-Path-v0"})
+    assert result.timesteps >= 64  # "raise": one invalid op or pair would have stopped training
+    assert any(e["reward"] != 0 for e in result.ledger.episodes)

@@ -95,10 +95,12 @@ def make_env(
     budget: int | None = None,
     monitor_file: str | None = None,
     resume: bool = False,
+    env_id: str | None = None,
 ) -> gym.Env:
-    """The wrapped env for ``algo`` (see the module docstring). Its ledger is
-    ``env.get_wrapper_attr("ledger")``, limited to ``budget`` supernet queries."""
-    env_id = load_hyperparams(algo)["env"]
+    """The wrapped env for ``algo`` (see the module docstring): ``env_id``, default the YAML's
+    env of ``algo``. Its ledger is ``env.get_wrapper_attr("ledger")``, limited to ``budget``
+    supernet queries."""
+    env_id = env_id or load_hyperparams(algo)["env"]
     env = gym.make(env_id, **(env_kwargs or {}))
     env = LedgerWrapper(env, Ledger(budget))
     if algo != "maskable_ppo":
@@ -253,7 +255,7 @@ def train(
                     "(its files are replaced)"
                 )
         write_json(stored, settings, indent=1)
-    env = make_env(algo, env_kwargs, budget, str(out / "monitor.csv") if out else None, resume)
+    env = make_env(algo, env_kwargs, budget, str(out / "monitor.csv") if out else None, resume, hp["env"])
     ledger = env.get_wrapper_attr("ledger")
     if timesteps is None:
         timesteps = budget_timesteps(algo, budget, env) if budget is not None else int(hp["n_timesteps"])
@@ -272,7 +274,7 @@ def train(
     if out:
         run.append(AtomicCheckpoint(out, save_freq))
     if eval_freq > 0:
-        eval_env = make_env(algo, env_kwargs)
+        eval_env = make_env(algo, env_kwargs, env_id=hp["env"])
         if algo == "maskable_ppo":
             from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback as Eval
         else:
