@@ -46,6 +46,7 @@ API_MODULES = [
     "natgym.network",
     "natgym.supernet.train",
     "natgym.envs",
+    "natgym.wiring",
     "agents.nat.trainer",
     "agents.benchmark",
     "agents.stats",
@@ -77,6 +78,7 @@ ENV_CLASSES = {
     "NATCellEnv": "natgym.envs.cell",
     "NATCellSeqEnv": "natgym.envs.seq",
     "NATCellVectorEnv": "natgym.envs.vector",
+    "NATPathEnv": "natgym.envs.path",
 }
 """The environments whose docstrings (Markdown, in the Gymnasium layout) are the env pages."""
 
