@@ -152,6 +152,30 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, torch 1 thread per run"
 
 
+def reuse_runs(runs: list[tuple[Genotype, int, Path]], config: Any, folders: list[Path]) -> int:
+    """Copy into each unfinished run the ``result.json`` of the same run (genotype, config,
+    seed) from ``folders`` (laid out like ``runs/``); returns how many were copied."""
+    copied = 0
+    want_config = config.to_dict()
+    for genotype, seed, run_dir in runs:
+        if (run_dir / "result.json").is_file():
+            continue
+        for folder in folders:
+            source = folder / run_dir.parent.name / run_dir.name / "result.json"
+            if not source.is_file():
+                continue
+            result = json.loads(source.read_text())
+            if (result.get("genotype"), result.get("config"), result.get("seed")) == (
+                genotype.to_dict(),
+                want_config,
+                seed,
+            ):
+                write_json(run_dir / "result.json", result)
+                copied += 1
+                break
+    return copied
+
+
 def write_table(
     entries: list[dict[str, Any]], out: Path, seeds: list[int], path: Path, wall: float, preset: str
 ) -> dict:
@@ -262,6 +286,14 @@ def main(argv: list[str] | None = None) -> int:
         "--out", default=None, help="runs folder (default benchmarks/results/ground_truth[_fashion])"
     )
     p.add_argument("--table", default=None, help="where the table is written (default: the shipped one)")
+    p.add_argument(
+        "--reuse",
+        nargs="*",
+        default=(),
+        metavar="DIR",
+        help="run folders laid out like OUT/runs (ARCH/seed_S/result.json, e.g. a protocol-study "
+        "candidate's): a finished run of the same genotype, config and seed is copied, not retrained",
+    )
     args = p.parse_args(argv)
     defaults = DEFAULTS[args.dataset]
     out = Path(args.out or defaults["out"])
@@ -270,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(args.seeds or defaults["seeds"]))
     config = make_config(args.dataset)
     runs = [(e["genotype"], s, _run_dir(out, e["id"], s)) for e in entries for s in seeds]
+    reused = reuse_runs(runs, config, [Path(d) for d in args.reuse])
+    if reused:
+        print(f"reused {reused} finished runs from {', '.join(args.reuse)}")
     todo = [r for r in runs if not (r[2] / "result.json").is_file()]
     wall = train_runs(todo[: args.limit] if args.limit is not None else todo, config, workers=args.workers)
     left = sum(not (r[2] / "result.json").is_file() for r in runs)
