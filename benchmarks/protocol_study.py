@@ -91,6 +91,9 @@ FASHION_CANDIDATES: dict[str, dict] = {
 }
 """Overrides of :data:`FASHION_BASE`, by candidate name (the first is the issue's first probe)."""
 
+FASHION_PRESET = "14px-n10k-e3-C8-step"
+"""The candidate that is natgym.final's ``fashion`` preset (tests/test_fashion.py checks it)."""
+
 FASHION_IDS = (
     "DARTS", "ResBlock", "VGG", "MobileNetV2", "R1", "NAT_DARTS", "NATv2_DARTS", "NATv2_ResBlock",
     "U00", "U01", "U02", "U03", "U04", "U05", "U06", "U07",

@@ -183,3 +183,34 @@ def test_real_fashion_mnist():
     train = torch.cat([data.train.labels, data.policy.labels]).numpy()
     assert np.bincount(train).tolist() == [6000] * 10
     assert abs(float(data.train.images.mean())) < 1e-4
+
+
+def test_the_fashion_preset_is_the_protocol_study_candidate_it_names():
+    import importlib.util
+    from dataclasses import replace
+    from pathlib import Path
+
+    from natgym.final import PRESETS
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "protocol_study.py"
+    spec = importlib.util.spec_from_file_location("protocol_study", path)
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    chosen = study.FASHION_CANDIDATES[study.FASHION_PRESET]
+    assert PRESETS["fashion"] == replace(study.FASHION_BASE, **chosen)
+
+
+@pytest.mark.fashion
+@pytest.mark.skipif(
+    not REAL, reason="Fashion-MNIST files are not installed (apt-get install dataset-fashion-mnist)"
+)
+def test_evaluate_with_the_fashion_preset_trains_on_the_real_files(tmp_path):
+    from natgym import zoo
+    from natgym.final import evaluate
+
+    result = evaluate(
+        zoo.get("DARTS"), "fashion", seeds=1, out_dir=tmp_path, epochs=1, train_subset=4800, progress=False
+    )
+    assert result["dataset"] == "fashion" and result["config"]["image_size"] == 14
+    assert 0.25 < result["test_accuracy"][0] < 1.0  # well above chance (0.1) after 50 steps
+    assert result["params"] > 0 and result["params_cifar"] > result["params"]
