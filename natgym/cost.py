@@ -18,8 +18,12 @@ auxiliary head excluded), counting affine BN parameters so it equals the paramet
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from natgym.errors import ConfigError
 from natgym.genotype import Cell, Genotype
 from natgym.space import PRIMITIVES, edge_stride, op_index
 
@@ -41,14 +45,15 @@ ZERO = Cost(0, 0)
 def op_cost(op: str, channels: int, height: int, width: int, stride: int = 1, bn: bool = False) -> Cost:
     """Cost of ``op`` on a ``channels`` x ``height`` x ``width`` input map.
 
-    ``stride`` 2 halves the output map (MAdds are counted on the output). ``bn=True`` adds the
+    ``stride`` 2 halves the output map, rounding up as a padded stride-2 op does (MAdds are
+    counted on the output). ``bn=True`` adds the
     affine BN parameters the op's module holds (2 per BN channel), as in the final network.
     """
     if stride not in (1, 2):
         raise ValueError(f"stride: expected 1 or 2, got {stride!r}")
     prim = PRIMITIVES[op_index(op)]
     c, k = channels, prim.kernel
-    hw = (height // stride) * (width // stride)
+    hw = -(-height // stride) * -(-width // stride)
     if prim.family == "conv":
         params, bn_ch = k * k * c * c, c
     elif prim.family == "sep_conv":
@@ -75,7 +80,7 @@ def conv_cost(c_in: int, c_out: int, kernel: int, height: int, width: int, bn: b
 def factorized_reduce_cost(c_in: int, c_out: int, height: int, width: int) -> Cost:
     """FactorizedReduce: two 1x1 stride-2 convs ``c_in -> c_out/2`` concatenated, then BN."""
     half = c_out // 2
-    hw = (height // 2) * (width // 2)
+    hw = -(-height // 2) * -(-width // 2)
     params = 2 * c_in * half
     return Cost(params + 2 * c_out, params * hw)
 
@@ -85,7 +90,7 @@ def cell_cost(cell: Cell, channels: int, height: int, width: int, reduction: boo
     total = ZERO
     for op, src, _ in cell.edges:
         stride = edge_stride(reduction, src)
-        h, w = (height, width) if stride == 2 or not reduction else (height // 2, width // 2)
+        h, w = (height, width) if stride == 2 or not reduction else (-(-height // 2), -(-width // 2))
         total += op_cost(op, channels, h, w, stride, bn=True)
     return total
 
@@ -93,6 +98,30 @@ def cell_cost(cell: Cell, channels: int, height: int, width: int, reduction: boo
 def reduction_layers(layers: int) -> tuple[int, ...]:
     """Indices of reduction cells in a network of ``layers`` cells (layers//3, 2*layers//3)."""
     return tuple(sorted({layers // 3, 2 * layers // 3}))
+
+
+def stage_depths(layers: int) -> tuple[int, int, int]:
+    """The normal cells of each of the three stages of a ``layers``-cell network (the cells
+    before the first reduction, between the two, and after the second): 20 -> (6, 6, 6)."""
+    first, second = layers // 3, 2 * layers // 3
+    if first == second:
+        raise ConfigError(f"layers: {layers} cells have fewer than two reduction cells; allowed: 3 or more")
+    return first, second - first - 1, layers - second - 1
+
+
+def layout(layers: int = 20, depths: Sequence[int] | None = None) -> tuple[int, tuple[int, int]]:
+    """``(cells, (first reduction, second reduction))`` of a network with ``depths`` normal
+    cells per stage, or, without ``depths``, of the usual ``layers``-cell network
+    (:func:`reduction_layers`)."""
+    if depths is None:
+        return layers, tuple(reduction_layers(layers))
+    depths = tuple(depths)
+    if len(depths) != 3 or any(
+        isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0 for d in depths
+    ):
+        raise ConfigError(f"depths: expected three integers >= 0 (normal cells per stage), got {depths!r}")
+    d1, d2, d3 = (int(d) for d in depths)
+    return d1 + d2 + d3 + 2, (d1, d1 + 1 + d2)
 
 
 def network_cost(
@@ -103,19 +132,22 @@ def network_cost(
     num_classes: int = 10,
     in_channels: int = 3,
     stem_multiplier: int = 3,
+    depths: Sequence[int] | None = None,
 ) -> Cost:
     """Params and MAdds of the DARTS CIFAR network built from ``genotype``.
 
     Stem Conv3x3(in -> 3C)+BN; ``layers`` cells with reductions at ``reduction_layers(layers)``
-    doubling C; each cell preprocesses its inputs to C (FactorizedReduce after a reduction,
-    otherwise ReLU-Conv1x1-BN); global average pooling and a linear classifier. The auxiliary
-    head is excluded.
+    (or, with ``depths``, ``depths[s]`` normal cells in stage ``s`` and a reduction between
+    stages; :func:`layout`) doubling C and halving the map (rounding up, as a stride-2 3x3 conv
+    does); each cell preprocesses its inputs to C (FactorizedReduce after a reduction, otherwise
+    ReLU-Conv1x1-BN); global average pooling and a linear classifier. The auxiliary head is
+    excluded.
     """
     size = image_size
     c_curr = stem_multiplier * channels
     total = conv_cost(in_channels, c_curr, 3, size, size)
     c_pp, c_p, c_curr = c_curr, c_curr, channels
-    reductions = reduction_layers(layers)
+    layers, reductions = layout(layers, depths)
     reduction_prev = False
     prev_size = size  # spatial size of the output of cell k-2
     for i in range(layers):
@@ -131,7 +163,7 @@ def network_cost(
         total += cell_cost(cell, c_curr, size, size, reduction)
         prev_size = size
         if reduction:
-            size //= 2
+            size = (size + 1) // 2
         reduction_prev = reduction
         c_pp, c_p = c_p, len(cell.concat) * c_curr
     return total + Cost(c_p * num_classes + num_classes, c_p * num_classes)

@@ -1,19 +1,20 @@
 """The stand-alone DARTS CIFAR network for any genotype, trained from scratch for final evaluation.
 
-Layout (docs/method.md section 3; DARTS ``model.py`` NetworkCIFAR): a stem Conv3x3(in -> 3C) + BN, then
-``layers`` cells with reduction cells at :func:`natgym.cost.reduction_layers` doubling the
-channels; each cell preprocesses its two inputs to C channels (FactorizedReduce for input 0
-when the previous cell reduced, otherwise ReLU-Conv1x1-BN; ReLU-Conv1x1-BN for input 1), runs
-every edge of the genotype's cell with the op modules of :mod:`natgym.ops` (the same
-implementations as the supernet, with affine BN) and outputs the concatenation of the cell's
-``concat`` nodes. Global average pooling and a linear classifier follow. Without the auxiliary
-head the parameter count equals :func:`natgym.cost.network_cost` exactly.
+Layout (docs/method.md section 3; DARTS ``model.py`` NetworkCIFAR): a stem Conv3x3(in -> 3C) +
+BN, then ``layers`` cells with reduction cells at :func:`natgym.cost.reduction_layers` (or
+``depths``: that many normal cells per stage, :func:`natgym.cost.layout`) doubling the channels;
+each cell preprocesses its two inputs to C channels (FactorizedReduce for input 0 when the
+previous cell reduced, otherwise ReLU-Conv1x1-BN; ReLU-Conv1x1-BN for input 1), runs every edge
+of the genotype's cell with the op modules of :mod:`natgym.ops` (the same implementations as the
+supernet, with affine BN) and outputs the concatenation of the cell's ``concat`` nodes. Global
+average pooling and a linear classifier follow. Without the auxiliary head the parameter count
+equals :func:`natgym.cost.network_cost` exactly.
 
-Auxiliary head (training only; after cell ``2 * layers // 3``): ReLU, average pooling to a 2x2
-map, Conv1x1 -> 128 + BN + ReLU, Conv2x2 -> 768 + BN + ReLU, Linear. On the 8x8 map that
-32-pixel images leave at that depth, the pooling is DARTS's AvgPool(5, stride 3); on any other
-map size (e.g. the 2x2 map of 8x8 digits) it is adaptive average pooling to 2x2, which keeps the
-head's shape and parameter count independent of the image size.
+Auxiliary head (training only; after the second reduction cell, cell ``2 * layers // 3``): ReLU,
+average pooling to a 2x2 map, Conv1x1 -> 128 + BN + ReLU, Conv2x2 -> 768 + BN + ReLU, Linear. On
+the 8x8 map that 32-pixel images leave at that depth, the pooling is DARTS's AvgPool(5, stride
+3); on any other map size (e.g. the 2x2 map of 8x8 digits) it is adaptive average pooling to
+2x2, which keeps the head's shape and parameter count independent of the image size.
 
 Drop-path (regularisation during training): each edge's output is zeroed per sample with
 probability ``drop_prob`` and rescaled by ``1 / (1 - drop_prob)``, except identity edges
@@ -22,10 +23,12 @@ probability ``drop_prob`` and rescaled by ``1 / (1 - drop_prob)``, except identi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
-from natgym.cost import reduction_layers
+from natgym.cost import layout
 from natgym.errors import ConfigError
 from natgym.genotype import Cell, Genotype
 from natgym.ops import FactorizedReduce, Identity, ReLUConvBN, batch_norm, make_op
@@ -118,6 +121,7 @@ class Network(nn.Module):
         image_size: int = 32,
         auxiliary: bool = False,
         stem_multiplier: int = 3,
+        depths: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         for field, value, low in (
@@ -138,8 +142,8 @@ class Network(nn.Module):
             nn.Conv2d(in_channels, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr)
         )
         c_pp, c_p, c_curr = c_curr, c_curr, channels
-        reductions = reduction_layers(layers)
-        self.aux_index = 2 * layers // 3
+        layers, reductions = layout(layers, depths)
+        self.aux_index = reductions[1]
         self.cells = nn.ModuleList()
         self.auxiliary_head: AuxiliaryHead | None = None
         reduction_prev, size = False, image_size

@@ -1,8 +1,10 @@
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from natgym import zoo
-from natgym.cost import network_cost
+from natgym.cost import layout, network_cost, stage_depths
 from natgym.errors import ConfigError
 from natgym.genotype import Cell, Genotype
 from natgym.network import Network, NetworkCell, count_params
@@ -98,3 +100,38 @@ def test_dead_nodes_and_loose_ends_run():
 def test_bad_config(kwargs, field):
     with pytest.raises(ConfigError, match=field):
         Network(zoo.get("DARTS"), **kwargs)
+
+
+@pytest.mark.parametrize("layers", [3, 5, 8, 14, 20])
+def test_stage_depths_round_trip_to_the_usual_layout(layers):
+    depths = stage_depths(layers)
+    assert layout(depths=depths) == layout(layers)
+    g = zoo.get("DARTS")
+    assert network_cost(g, 8, depths=depths) == network_cost(g, 8, layers)
+    assert stage_depths(20) == (6, 6, 6)
+
+
+@given(
+    st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)),
+    st.integers(0, 500),
+    st.sampled_from([8, 14]),
+)
+@settings(max_examples=25, deadline=None)
+def test_params_equal_cost_model_for_any_stage_depths(depths, seed, size):
+    g = zoo.sample(seed)
+    net = Network(g, channels=4, num_classes=10, in_channels=1, image_size=size, depths=depths)
+    assert len(net.cells) == sum(depths) + 2
+    assert (
+        count_params(net)
+        == network_cost(g, 4, image_size=size, num_classes=10, in_channels=1, depths=depths).params
+    )
+    logits, _ = net.eval()(torch.zeros(2, 1, size, size))
+    assert logits.shape == (2, 10)
+
+
+def test_bad_depths_are_refused():
+    for bad in [(1, 2), (1, -1, 2), (1.5, 1, 1), "abc"]:
+        with pytest.raises(ConfigError, match="depths"):
+            layout(depths=bad)
+    with pytest.raises(ConfigError, match="layers: 1 cells"):
+        stage_depths(1)
