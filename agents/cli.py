@@ -290,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("--algo maskable_ppo|ppo|a2c|dqn (SB3; agents/sb3/hyperparams.yaml)")
     g.add_argument("--timesteps", type=int, default=None, help="env steps (default: the YAML's n_timesteps)")
     g.add_argument("--eval-freq", type=int, default=0, help="evaluate every N steps (default: never)")
+    g.add_argument(
+        "--env",
+        choices=("NAT-Cell-v0", "NAT-Path-v0"),
+        default=None,
+        help="maskable_ppo|ppo|a2c: the env (default: the YAML's; NAT-Path-v0 also rewires)",
+    )
     p.set_defaults(func=cmd_train_agent)
     p = sub.add_parser("transform", help="transform an architecture with a trained NAT agent")
     p.add_argument(

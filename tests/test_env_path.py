@@ -178,3 +178,24 @@ def test_sb3_agents_act_validly_on_the_path_env(algo):
     result = train(algo, env_kwargs, timesteps=64, seed=0, progress=False, overrides={"env": "NAT-Path-v0"})
     assert result.timesteps >= 64  # "raise": one invalid op or pair would have stopped training
     assert any(e["reward"] != 0 for e in result.ledger.episodes)
+
+
+def test_train_agent_cli_takes_the_path_env_for_sb3_and_refuses_it_for_nat(tmp_path, capsys):
+    from agents.cli import main
+
+    ckpt = tiny_supernet_path(tmp_path)
+    code = main(["train-agent", "--algo", "maskable_ppo", "--env", "NAT-Path-v0", "--timesteps", "32",
+                 "--supernet", str(ckpt), "--out", str(tmp_path / "run"), "--device", "cpu"])  # fmt: skip
+    assert code in (0, None) and (tmp_path / "run" / "model.zip").is_file()
+    assert main(["train-agent", "--algo", "nat", "--env", "NAT-Path-v0", "--supernet", str(ckpt)]) == 2
+    assert "no source head" in capsys.readouterr().err
+
+
+def tiny_supernet_path(folder):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tiny_supernet import tiny_supernet
+
+    return tiny_supernet(folder)
