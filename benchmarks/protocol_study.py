@@ -38,6 +38,7 @@ import argparse
 import json
 import platform
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ from scipy.stats import kendalltau
 
 from natgym import zoo
 from natgym.files import write_json, write_text
-from natgym.final import FinalConfig, make_config, train_runs
+from natgym.final import PRESETS, FinalConfig, make_config, train_runs
 from natgym.genotype import Genotype
 from natgym.transitions import random_transform
 
@@ -60,19 +61,8 @@ CANDIDATES: dict[str, dict] = {
 }
 """Overrides of the ``digits`` preset, by candidate name (``C8-e20-split`` was the preset)."""
 
-FASHION_BASE = FinalConfig(
-    dataset="fashion",
-    epochs=3,
-    batch_size=96,
-    channels=8,
-    layers=5,
-    lr=0.05,
-    cutout=0,
-    drop_path=0.0,
-    auxiliary=0.0,
-    eval_batch_size=1000,
-    image_size=14,
-    train_subset=10_000,
+FASHION_BASE = replace(
+    PRESETS["digits"], dataset="fashion", epochs=3, channels=8, folds=0, image_size=14, train_subset=10_000
 )
 """The Fashion candidates' common settings: the digits preset's recipe (SGD lr 0.05 cosine,
 batch 96, 5 cells, no drop-path/cutout/auxiliary head) on Fashion-MNIST."""
@@ -136,8 +126,6 @@ def study(dataset: str) -> tuple[dict[str, FinalConfig], dict[str, dict], dict[s
     if dataset == "digits":
         configs = {n: make_config("digits", **o) for n, o in CANDIDATES.items()}
         return configs, CANDIDATES, digits_architectures()
-    from dataclasses import replace
-
     configs = {n: replace(FASHION_BASE, **o) for n, o in FASHION_CANDIDATES.items()}
     return configs, FASHION_CANDIDATES, fashion_architectures()
 

@@ -151,32 +151,29 @@ _LATE_DEFAULTS: dict[str, Any] = {
 }
 
 
+_DIGITS = FinalConfig(
+    dataset="digits",
+    epochs=10,
+    batch_size=96,
+    channels=4,
+    layers=5,
+    lr=0.05,
+    cutout=0,
+    drop_path=0.0,
+    auxiliary=0.0,
+    eval_batch_size=1000,
+    folds=5,
+)
+
 PRESETS: dict[str, FinalConfig] = {
     "cifar10": FinalConfig(),
-    "digits": FinalConfig(
-        dataset="digits",
-        epochs=10,
-        batch_size=96,
-        channels=4,
-        layers=5,
-        lr=0.05,
-        cutout=0,
-        drop_path=0.0,
-        auxiliary=0.0,
-        eval_batch_size=1000,
-        folds=5,
-    ),
-    "fashion": FinalConfig(
+    "digits": _DIGITS,
+    "fashion": replace(
+        _DIGITS,
         dataset="fashion",
         epochs=3,
-        batch_size=96,
         channels=8,
-        layers=5,
-        lr=0.05,
-        cutout=0,
-        drop_path=0.0,
-        auxiliary=0.0,
-        eval_batch_size=1000,
+        folds=0,
         image_size=14,
         train_subset=10_000,
         lr_schedule="step",
