@@ -163,11 +163,7 @@ class NATPathEnv(HonestSpec, gym.Env):
         ok = wiring.mask(before)[np.arange(self.n_nodes), chosen]
         if not ok.all() and self.transform.invalid_action == "raise":
             k = int(np.flatnonzero(~ok)[0])
-            cell, node, s = (
-                ("normal", "reduce")[k // self.steps],
-                2 + k % self.steps,
-                wiring.sources(self.steps),
-            )
+            cell, node = ("normal", "reduce")[k // self.steps], 2 + k % self.steps
             raise InvalidActionError(
                 f"action[{self.n_edges + k}] ({cell} node {node}): sources {divmod(int(chosen[k]), s)} not "
                 f"allowed; a node reads two distinct earlier nodes (0..{node - 1}) or keeps "
