@@ -78,6 +78,8 @@ FASHION_CANDIDATES: dict[str, dict] = {
     "14px-n10k-e3-C8-step-lr0.1": {"lr_schedule": "step", "lr": 0.1},
     "14px-n10k-e3-C16-step": {"channels": 16, "lr_schedule": "step"},
     "14px-n20k-e3-C8-step": {"train_subset": 20_000, "lr_schedule": "step"},
+    "14px-n20k-e6-C8-step": {"train_subset": 20_000, "epochs": 6, "lr_schedule": "step"},
+    "28px-n10k-e3-C8-step": {"image_size": 28, "lr_schedule": "step"},
 }
 """Overrides of :data:`FASHION_BASE`, by candidate name (the first is the issue's first probe)."""
 
