@@ -179,6 +179,7 @@ def cmd_train_supernet(args: argparse.Namespace) -> None:
         archs=args.archs,
         input_prob=args.input_prob,
         random_concat=args.random_concat or None,
+        image_size=None if mine is not None else args.image_size,
     )
     path = train_supernet(
         config,

@@ -39,12 +39,13 @@ _POSITIVE = ("batch_size", "cotrain_steps", "cotrain_every", "max_genotypes", "t
 class EvaluatorSpec:
     """Which supernet scores architectures, and how (see the module docstring).
 
-    * ``dataset`` (``"digits"``): digits, cifar10, cifar100, synthetic, or your own images as
-      ``folder:PATH`` / ``npz:PATH`` (:mod:`natgym.data.user`; ``image_size`` resizes a folder's
-      images); ``preset`` (None: the dataset's own supernet size); ``supernet`` (None): a
-      checkpoint written by ``natgym train-supernet`` -- its own dataset and preset are used --
-      else the default supernet of (dataset, preset, seed, steps), trained into the cache on
-      first use.
+    * ``dataset`` (``"digits"``): digits, fashion, cifar10, cifar100, synthetic, or your own
+      images as ``folder:PATH`` / ``npz:PATH`` (:mod:`natgym.data.user`); ``image_size`` resizes
+      a folder's images, and a built-in dataset's default supernet trains and scores at that
+      size (default: the supernet preset's, e.g. 14 px for fashion); ``preset`` (None: the
+      dataset's own supernet size); ``supernet`` (None): a checkpoint written by ``natgym
+      train-supernet`` -- its own dataset and preset are used -- else the default supernet of
+      (dataset, preset, seed, steps), trained into the cache on first use.
     * ``steps`` (4): intermediate nodes per cell of the default supernet (5 for ENAS-like
       cells); an env sets it to its own ``steps``, so a 5-node supernet is trained on demand.
     * ``seed`` (0): the default supernet's seed and the seed of the reward image subset.
@@ -161,7 +162,10 @@ class EvaluatorSpec:
         user = source_of(self.dataset) is not None
         mine = load_dataset(self.dataset, self.data_root, self.seed, self.image_size) if user else None
         if self.supernet is None:
-            config = default_config(self.dataset, self.preset, seed=self.seed, data=mine, steps=self.steps)
+            resize = {"image_size": self.image_size} if self.image_size and not user else {}
+            config = default_config(
+                self.dataset, self.preset, seed=self.seed, data=mine, steps=self.steps, **resize
+            )
             path = cached_supernet(
                 config, self.device, data=mine, data_root=self.data_root, progress=progress
             )
@@ -211,7 +215,7 @@ class EvaluatorSpec:
         "supernet": ("--supernet", {"metavar": "PATH", "help": "supernet checkpoint to load"}),
         "seed": ("--supernet-seed", {"type": int, "help": "seed of the supernet (default %(default)s)"}),
         "data_root": ("--data-root", {"help": "folder with CIFAR files"}),
-        "image_size": ("--image-size", {"type": int, "help": "resize folder:PATH images to N x N"}),
+        "image_size": ("--image-size", {"type": int, "help": "resample the dataset's images to N x N"}),
         "device": ("--device", {"help": "auto (CUDA when available), cpu, cuda, cuda:N"}),
     }
     """The command-line flag of each spec field the commands expose."""
