@@ -33,12 +33,13 @@ Presets (:data:`PRESETS`; any field can be overridden):
 * ``fashion`` -- Fashion-MNIST at 14 x 14 (2 x 2 means), 8 channels, 5 cells, SGD lr 0.05
   cosine-annealed at every step to 0, batch 96, 3 epochs over a fixed 10,000-image subset of the
   official training set (the same images for every seed), tested on the official 10,000-image
-  test set. It is the most reliable protocol measured side by side so far at this cost
-  (``benchmarks/protocol_study.py --dataset fashion``; results in
-  ``benchmarks/results/protocol_study_fashion/``): one training ranks the study's 26 cells like
-  another seed's at Kendall tau 0.61 -- twice digits' 0.29, below the 0.8 a ground truth should
-  have. The per-step schedule is what moved it from 0.54 (per-epoch annealing, whose last of
-  three epochs still trains at a quarter of the rate).
+  test set. Of the protocols measured side by side (``benchmarks/protocol_study.py --dataset
+  fashion``; results in ``benchmarks/results/protocol_study_fashion/``) it is the cheapest of
+  those that tie for the most reliable: one training ranks the study's 26 cells like another
+  seed's at Kendall tau 0.61 (lr 0.1: 0.64, batch 32: 0.64 at 1.5x the time, 16 channels: 0.63
+  at 1.8x; the estimate's own uncertainty is about +-0.07) -- twice digits' 0.29, below the 0.8
+  a ground truth should have. The per-step schedule is what moved it from 0.54 (per-epoch
+  annealing, whose last of three epochs still trains at a quarter of the rate).
 
 Output of :func:`evaluate` (``out_dir``): ``seed_<s>/checkpoint.pt`` (written atomically after
 every epoch; a killed run resumes from it), ``seed_<s>/result.json`` (one seed), and
