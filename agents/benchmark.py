@@ -47,7 +47,6 @@ from natgym import zoo
 from natgym.checks import finite, positive_int
 from natgym.errors import ConfigError
 from natgym.files import atomic_write, write_json, write_text
-from natgym.genotype import Genotype
 from natgym.progress import progress_bar
 from natgym.reward import Evaluator
 from natgym.spec import EvaluatorSpec
@@ -75,10 +74,10 @@ def check_agents(agents: Sequence[str], allowed: Sequence[str]) -> None:
 
 ENVS: dict[str, tuple[str, ...]] = {
     "NAT-Cell-v0": AGENTS,
-    "NAT-Path-v0": ("maskable_ppo", "ppo", "a2c", "random", "evolution", "bo"),
+    "NAT-Path-v0": ("nat", "maskable_ppo", "ppo", "a2c", "random", "evolution", "bo"),
 }
-"""The envs a per-arch benchmark runs on, with the agents that solve each. On NAT-Path-v0
-(ops and wiring) the NAT agent has no source head yet, and DQN needs a one-choice-per-step env."""
+"""The envs a per-arch benchmark runs on, with the agents that solve each (on NAT-Path-v0, ops
+and wiring, the NAT agent uses its source head; DQN needs a one-choice-per-step env)."""
 
 
 @dataclass
@@ -200,10 +199,9 @@ def _run_sb3(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledg
 
 def _run_nat(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledger: Ledger) -> Greedy:
     from agents.nat import NATConfig, train
-    from agents.nat.policy import observe
 
     kwargs = _env_kwargs(cfg, evaluator)
-    envs = LedgerVectorWrapper(gym.make_vec("NAT-Cell-v0", num_envs=NAT_ENVS, **kwargs), ledger)
+    envs = LedgerVectorWrapper(gym.make_vec(cfg.env, num_envs=NAT_ENVS, **kwargs), ledger)
     config = NATConfig(
         num_envs=NAT_ENVS,
         updates=cfg.budget // (2 * NAT_ENVS),
@@ -214,9 +212,9 @@ def _run_nat(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledg
     policy = train(config, envs=envs).policy
 
     def greedy() -> tuple[float, dict[str, Any]]:
-        env = LedgerWrapper(gym.make("NAT-Cell-v0", **kwargs))
-        _, info = env.reset(seed=seed)
-        obs = {k: np.asarray(v)[None] for k, v in observe(Genotype.parse(info["genotype"])).items()}
+        env = LedgerWrapper(gym.make(cfg.env, **kwargs))
+        obs, _ = env.reset(seed=seed)
+        obs = {k: np.asarray(v)[None] for k, v in obs.items()}
         with torch.no_grad():
             action = policy(obs).mode()[0].cpu().numpy()
         _, reward, _, _, info = env.step(action)

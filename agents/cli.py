@@ -295,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--env",
         choices=("NAT-Cell-v0", "NAT-Path-v0"),
         default=None,
-        help="maskable_ppo|ppo|a2c: the env (default: the YAML's; NAT-Path-v0 also rewires)",
+        help="the env (default: NAT-Cell-v0 for nat, the YAML's for SB3; NAT-Path-v0 also rewires, "
+        "nat with its source head)",
     )
     p.set_defaults(func=cmd_train_agent)
     p = sub.add_parser("transform", help="transform an architecture with a trained NAT agent")

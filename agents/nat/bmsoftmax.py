@@ -3,7 +3,8 @@
 ``pi(j | o) = m_j exp(z_j) / sum_k m_k exp(z_k)`` with ``m = M[o, :]`` the transition-rule row of
 the edge's current op. Masked targets get exactly zero probability and no gradient (their logits
 are replaced by ``-inf`` with :func:`torch.where`, no epsilon), and log-probabilities and entropy
-are sums over the valid ops only.
+are sums over the valid ops only. :class:`Joint` puts several such distributions side by side
+(the op and source-pair heads of NAT-Path-v0).
 """
 
 from __future__ import annotations
@@ -49,3 +50,30 @@ class BMSoftmax:
     def entropy(self) -> torch.Tensor:
         """Entropy per row, summed over valid ops only."""
         return -(self.probs * self._safe_logits()).sum(-1)
+
+
+class Joint:
+    """Several :class:`BMSoftmax` side by side along the action dimension: ``sample``, ``mode``,
+    ``log_prob`` and ``entropy`` concatenate the parts' rows in order (``(B, R_1 + R_2 + ...)``),
+    as a ``MultiDiscrete`` action lays out its dimensions (NAT-Path-v0: ops, then source pairs)."""
+
+    def __init__(self, *parts: BMSoftmax) -> None:
+        self.parts = parts
+        self.sizes = [p.logits.shape[-2] for p in parts]
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One index per row of every part."""
+        return torch.cat([p.sample(generator) for p in self.parts], dim=-1)
+
+    def mode(self) -> torch.Tensor:
+        """The most probable valid index per row of every part."""
+        return torch.cat([p.mode() for p in self.parts], dim=-1)
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        """Log-probability per row; ``actions`` concatenates the parts' indices."""
+        chunks = torch.split(actions, self.sizes, dim=-1)
+        return torch.cat([p.log_prob(a) for p, a in zip(self.parts, chunks)], dim=-1)
+
+    def entropy(self) -> torch.Tensor:
+        """Entropy per row of every part."""
+        return torch.cat([p.entropy() for p in self.parts], dim=-1)

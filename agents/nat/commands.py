@@ -25,14 +25,12 @@ DEMO_LR = 1e-3
 def train_command(args: argparse.Namespace) -> None:
     """``natgym train-agent --algo nat`` (``--cotrain`` is the NAT trainer's alternation, so the
     evaluator itself does not co-train)."""
-    if getattr(args, "env", None) == "NAT-Path-v0":
-        raise ConfigError(
-            "--env: the NAT agent's GCN has no source head yet, so it trains on NAT-Cell-v0 only; "
-            "use --algo maskable_ppo, ppo or a2c for NAT-Path-v0"
-        )
     spec = EvaluatorSpec.from_args(args)
-    out = Path(args.out or f"runs/nat-{args.variant}-{spec.dataset.partition(':')[0]}-seed{args.seed}")
+    env_id = getattr(args, "env", None) or "NAT-Cell-v0"
+    path = "-path" if env_id == "NAT-Path-v0" else ""
+    out = Path(args.out or f"runs/nat{path}-{args.variant}-{spec.dataset.partition(':')[0]}-seed{args.seed}")
     cfg = NATConfig(
+        env_id=env_id,
         num_envs=args.num_envs,
         updates=args.updates,
         variant=args.variant,

@@ -2,8 +2,9 @@
 
 Sampling mode (the paper's): draw ``samples`` transformations from the policy and keep the one the
 evaluator scores highest (the supernet evaluator scores on the policy/reward split, never the
-test split); greedy mode takes every edge's most probable op. Costs are those of the final DARTS
-CIFAR network (:func:`natgym.cost.network_cost`).
+test split); greedy mode takes every edge's most probable op (and pair). A policy with a source
+head (``NAT-Path-v0``) also rewires: its source pairs apply to the new ops. Costs are those of the
+final DARTS CIFAR network (:func:`natgym.cost.network_cost`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from natgym.files import write_json, write_text
 from natgym.genotype import Genotype
 from natgym.reward import Evaluator
 from natgym.transitions import TransitionRule
+from natgym.wiring import rewire
 
 
 @dataclass
@@ -123,7 +125,7 @@ def derive(
         raise ConfigError(f"samples: expected a positive integer, got {samples!r}")
     e = len(genotype.normal.edges)
     with torch.no_grad():
-        dist = policy(observe(genotype, rule))
+        dist = policy(observe(genotype, rule, wiring=policy.wiring))
         if greedy:
             actions = dist.mode()
         else:
@@ -132,7 +134,9 @@ def derive(
             actions = torch.cat([dist.sample(gen) for _ in range(samples)])
     unique: list[Genotype] = []
     for a in actions.cpu().numpy():
-        g = genotype.with_ops(a[:e], a[e:])
+        g = genotype.with_ops(a[:e], a[e : 2 * e])
+        if policy.wiring:  # the source head's pairs (always allowed: sampled under the mask)
+            g = rewire(g, a[2 * e :])
         if g not in unique:
             unique.append(g)
     acc = np.asarray(evaluator.accuracy([genotype, *unique]), dtype=float)

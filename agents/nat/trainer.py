@@ -7,7 +7,8 @@ steps once, and minimises
 
     -(log pi_normal + log pi_reduce) * (r - b) - entropy_coef * (H_normal + H_reduce)
 
-averaged over the batch, where ``log pi_cell`` / ``H_cell`` sum over that cell's edges and ``b``
+averaged over the batch, where ``log pi_cell`` / ``H_cell`` sum over that cell's edges (on
+``NAT-Path-v0`` also over its nodes' source pairs, from the policy's source head) and ``b``
 is a moving-average baseline ``b <- decay * b + (1 - decay) * mean(r)`` (started at the first
 batch's mean reward). ``reference_baseline=True`` feeds the advantage ``mean(r - b)`` into the
 average instead, as the reference code does. The trainer talks to the environment only through
@@ -178,7 +179,8 @@ def load_policy(path: str | os.PathLike, device: str | torch.device = "auto") ->
         )
     state = load_checkpoint(path, "checkpoint", "pass a checkpoint.pt written by natgym train-agent")
     cfg = state["config"]
-    policy = NATPolicy(cfg["variant"], hidden=cfg["hidden"]).to(resolve_device(device))
+    wiring = bool(state.get("wiring", False))
+    policy = NATPolicy(cfg["variant"], hidden=cfg["hidden"], wiring=wiring).to(resolve_device(device))
     policy.load_state_dict(state["policy"])
     return policy.eval()
 
@@ -213,7 +215,8 @@ def train(
 
     # ---- policy, optimiser, sampling RNG (all seeded from config.seed)
     torch.manual_seed(config.seed)
-    policy = NATPolicy(config.variant, hidden=config.hidden).to(device)
+    wiring = "wiring_mask" in getattr(envs.single_observation_space, "spaces", {})
+    policy = NATPolicy(config.variant, hidden=config.hidden, wiring=wiring).to(device)
     optimizer = torch.optim.Adam(
         policy.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
     )
@@ -278,13 +281,12 @@ def train(
         r = torch.as_tensor(np.asarray(rewards), dtype=torch.float32, device=device)
 
         # ---- REINFORCE loss with the moving-average baseline and per-cell entropy bonus
-        b, e2 = actions.shape
-        log_prob = dist.log_prob(actions).reshape(b, 2, e2 // 2).sum(-1)  # (B, [normal, reduce])
-        entropy = dist.entropy().reshape(b, 2, e2 // 2).sum(-1)
+        log_prob = dist.log_prob(actions).sum(-1)  # over both cells' edges (and source pairs)
+        entropy = dist.entropy().sum(-1)
         if baseline is None:
             baseline = float(r.mean())
         advantage = r - baseline
-        loss = -(log_prob.sum(-1) * advantage).mean() - config.entropy_coef * entropy.sum(-1).mean()
+        loss = -(log_prob * advantage).mean() - config.entropy_coef * entropy.mean()
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"training: the policy loss is {float(loss)} at update {update + 1}; the update is not "
@@ -298,6 +300,7 @@ def train(
         baseline = config.baseline_decay * baseline + (1.0 - config.baseline_decay) * fed
 
         # ---- log
+        invalid = [_info_mean(infos, k, _count) for k in ("invalid_edges", "invalid_nodes") if k in infos]
         row = {
             "update": update + 1,
             "episodes": (update + 1) * num_envs,
@@ -310,8 +313,8 @@ def train(
             )
             if "madds_before" in infos
             else float("nan"),
-            "entropy": float(entropy.detach().sum(-1).mean()),
-            "invalid_rate": _info_mean(infos, "invalid_edges", _count) / e2,
+            "entropy": float(entropy.detach().mean()),
+            "invalid_rate": sum(invalid) / actions.shape[1] if invalid else float("nan"),
             "baseline": baseline,
             "loss": float(loss.detach()),
         }
@@ -333,6 +336,7 @@ def train(
                 {
                     "config": asdict(config),
                     "policy": policy.state_dict(),
+                    "wiring": wiring,
                     "optimizer": optimizer.state_dict(),
                     "generator": generator.get_state(),
                     "torch_rng": torch.get_rng_state(),
