@@ -36,7 +36,8 @@ of k seeds. That ceiling is computed from ranks, so a few far-off cells cannot c
 seed-vs-seed Spearman rho is turned into the correlation r of a Gaussian copula
 (r = 2 sin(pi rho / 6)); the mean of k seeds then has reliability r_k = k r / (1 + (k - 1) r)
 (Spearman-Brown), a perfect scorer correlates sqrt(r_k) with it, and that is a Kendall tau of
-(2 / pi) arcsin(sqrt(r_k)).
+(2 / pi) arcsin(sqrt(r_k)). Two independent k-seed means correlate r_k with each other: the
+table's own test-retest tau (:func:`mean_retest_tau`) is (2 / pi) arcsin(r_k).
 """
 
 from __future__ import annotations
@@ -339,17 +340,42 @@ def retest(table: GroundTruth, subset: str = "all") -> dict[str, Any]:
     return out
 
 
+def seed_rho(values: np.ndarray) -> float:
+    """The mean Spearman rho over the seed pairs of ``values`` (architectures x seeds)."""
+    values = np.asarray(values, dtype=np.float64)
+    k = values.shape[1]
+    if k < 2:
+        raise ConfigError("values: the seed-vs-seed correlation needs at least 2 seeds per architecture")
+    return float(np.mean([spearman_rho(values[:, i], values[:, j]) for i in range(k) for j in range(i)]))
+
+
+def spearman_brown_tau(rho: float, k: int, scorer: bool = False) -> float:
+    """The Kendall tau expected between the mean of ``k`` seeds and an independent rebuild of
+    that mean (``scorer=False``: the mean's test-retest) or a perfect scorer (``scorer=True``:
+    the ceiling), from the mean seed-vs-seed Spearman ``rho`` (Gaussian copula and
+    Spearman-Brown; see the module docstring)."""
+    r = 2 * np.sin(np.pi * rho / 6)
+    reliability = min(max(k * r / (1 + (k - 1) * r), 0.0), 1.0)
+    return float(2 / np.pi * np.arcsin(np.sqrt(reliability) if scorer else reliability))
+
+
+def _values(table: GroundTruth, subset: str) -> np.ndarray:
+    return np.array([a.accuracy for a in table.subset(subset)], dtype=np.float64)
+
+
 def ceiling_tau(table: GroundTruth, subset: str = "all") -> float:
     """The highest Kendall tau a scorer can be expected to reach against the mean of the
-    table's k seeds (Spearman-Brown from the mean seed-vs-seed Spearman rho, through a Gaussian
-    copula; see the module docstring)."""
-    archs = table.subset(subset)
-    values = np.array([a.accuracy for a in archs], dtype=np.float64)
-    k = values.shape[1]
-    rho = float(np.mean([spearman_rho(values[:, i], values[:, j]) for i in range(k) for j in range(i)]))
-    r = 2 * np.sin(np.pi * rho / 6)
-    reliability = k * r / (1 + (k - 1) * r)
-    return float(2 / np.pi * np.arcsin(np.sqrt(max(reliability, 0.0))))
+    table's k seeds (:func:`spearman_brown_tau` with ``scorer=True``)."""
+    values = _values(table, subset)
+    return spearman_brown_tau(seed_rho(values), values.shape[1], scorer=True)
+
+
+def mean_retest_tau(table: GroundTruth, subset: str = "all") -> float:
+    """The test-retest Kendall tau of the table's k-seed means: how well an independent rebuild
+    with k other seeds would rank the cells like this table (split-half estimate,
+    :func:`spearman_brown_tau`)."""
+    values = _values(table, subset)
+    return spearman_brown_tau(seed_rho(values), values.shape[1])
 
 
 Scorer = Callable[[list[Genotype]], np.ndarray]
@@ -428,9 +454,10 @@ def markdown(rows: Mapping[str, Mapping[str, Any]], table: GroundTruth) -> str:
         f"the {above} of {len(pairs)} (input, transformation) pairs whose stand-alone delta exceeds "
         f"{100 * 2 * table.noise:.2f} points (twice the noise).",
         f"The instrument's ceiling: one training run ranks the cells like another seed's run at "
-        f"Kendall tau {retest(table, subset)['kendall_tau']:.2f} (test-retest); a scorer can reach about "
-        f"tau {ceiling_tau(table, subset):.2f} against the mean of {len(table.seeds)} seeds "
-        "(split-half estimate).",
+        f"Kendall tau {retest(table, subset)['kendall_tau']:.2f} (test-retest); the mean of "
+        f"{len(table.seeds)} seeds ranks them like an independent rebuild at about tau "
+        f"{mean_retest_tau(table, subset):.2f}, and a scorer can reach about tau "
+        f"{ceiling_tau(table, subset):.2f} against it (split-half estimates).",
         "",
         "| scorer | Kendall tau | Spearman rho | tau zoo | tau uniform | tau transformed | top-10% precision "
         "| sign agreement (pairs) | delta Pearson |",

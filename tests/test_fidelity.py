@@ -130,9 +130,10 @@ def test_retest_averages_every_ordered_seed_pair_and_the_ceiling_follows_spearma
     r = 2 * np.sin(np.pi * rho / 6)
     expected = 2 / np.pi * np.arcsin(np.sqrt(3 * r / (1 + 2 * r)))
     assert fidelity.ceiling_tau(table) == pytest.approx(expected)
-    assert row["kendall_tau"] <= fidelity.ceiling_tau(table) <= 1
+    assert fidelity.mean_retest_tau(table) == pytest.approx(2 / np.pi * np.arcsin(3 * r / (1 + 2 * r)))
+    assert row["kendall_tau"] <= fidelity.mean_retest_tau(table) <= fidelity.ceiling_tau(table) <= 1
     text = fidelity.markdown({"another training run (test-retest)": row}, table)
-    assert "test-retest" in text and "against the mean of 3 seeds" in text
+    assert "test-retest" in text and "the mean of 3 seeds ranks them like an independent rebuild" in text
 
 
 def test_identical_seeds_have_a_perfect_ceiling_and_one_seed_has_none(tmp_path):
@@ -276,3 +277,13 @@ def test_fidelity_command_scores_every_scorer_on_the_shipped_table(tmp_path, cap
     assert set(report) == {"all", "holdout"} and report["all"]["params"]["n"] == len(
         fidelity.load_table().archs
     )
+
+
+@given(st.floats(-0.99, 0.99), st.integers(1, 8))
+def test_spearman_brown_tau_is_monotone_in_seeds_and_one_seed_gives_the_seed_correlation_back(rho, k):
+    one = fidelity.spearman_brown_tau(rho, 1)
+    r = 2 * np.sin(np.pi * rho / 6)
+    assert one == pytest.approx(2 / np.pi * np.arcsin(min(max(r, 0.0), 1.0)), abs=1e-12)
+    more = fidelity.spearman_brown_tau(rho, k + 1)
+    assert fidelity.spearman_brown_tau(rho, k) <= more + 1e-12
+    assert 0 <= more <= fidelity.spearman_brown_tau(rho, k + 1, scorer=True) <= 1
