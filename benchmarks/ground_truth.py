@@ -23,7 +23,9 @@ Every architecture trains stand-alone with the dataset's preset of :mod:`natgym.
 go), and ``--workers`` runs train at once. When all runs are done the table is written
 (atomically) to ``natgym/data_files/ground_truth_<dataset>.json`` with the protocol, seeds, code
 version and machine, and a summary with the test-retest reliability to ``OUT/summary.md``.
-``--limit N`` stops after N more runs (a build in slices).
+``--limit N`` stops after N more runs (a build in slices). Runs go seed by seed (every
+architecture's seed 0, then seed 1, ...), so a build cut short leaves whole seeds: ``--seeds 2``
+writes a 2-seed table as soon as seeds 0 and 1 are done, and a later ``--seeds 4`` adds to it.
 
     python benchmarks/ground_truth.py                    # digits: 2 seeds (~45 min on 2 cores)
     python benchmarks/ground_truth.py --dataset fashion  # 3 seeds, resumable
@@ -301,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     entries = build_set()
     seeds = list(range(args.seeds or defaults["seeds"]))
     config = make_config(args.dataset)
-    runs = [(e["genotype"], s, _run_dir(out, e["id"], s)) for e in entries for s in seeds]
+    runs = [(e["genotype"], s, _run_dir(out, e["id"], s)) for s in seeds for e in entries]  # seed by seed
     reused = reuse_runs(runs, config, [Path(d) for d in args.reuse])
     if reused:
         print(f"reused {reused} finished runs from {', '.join(args.reuse)}")

@@ -8,11 +8,17 @@ protocol:
 * ``range`` -- max minus min over the architectures' mean accuracies,
 * ``median std`` -- the median over architectures of the std over seeds (ddof 1),
 * ``range / median std``,
-* ``test-retest tau`` -- Kendall tau between seed 0's and seed 1's accuracies over the whole
+* ``test-retest tau`` -- Kendall tau between one seed's accuracies and another's over the whole
   set, and within the uniform inputs and within the transformations (how well one training run
-  ranks the cells another training run of the same cells ranks),
-* ``split-half tau`` -- Kendall tau between seed 0 alone and the mean of the other seeds,
+  ranks the cells another training run of the same cells ranks; mean over seed pairs),
+* ``2 vs 2`` -- the test-retest tau of a 2-seed mean: measured (the mean of seeds 0-1 against the
+  mean of seeds 2-3) where a candidate has 4 seeds, and predicted from the seed-vs-seed rank
+  correlation by Spearman-Brown (:func:`natgym.fidelity.spearman_brown_tau`) -- the check that
+  the prediction holds -- and the predicted test-retest tau of the 3- and 4-seed means,
 * the mean training time of one run.
+
+Averaging seeds is one way to a reliable truth, training longer is another; the table puts their
+costs side by side (a k-seed mean costs k runs).
 
 ``--dataset digits`` (the study behind the ``digits`` preset, 8 architectures): candidates
 differ in width, epochs and test split (``split`` is the 359-image test split, ``cv5`` 5-fold
@@ -26,10 +32,12 @@ transformations, uniform inputs, and their random, pool/skip-heavy and agent tra
 so a run of the chosen protocol is also a run of the Fashion ground truth.
 
 Runs are resumable (finished runs are skipped) and parallel over ``--workers`` processes;
-``--candidates`` runs some candidates only (the table covers those that are complete).
+``--candidates`` runs some candidates only, ``--seeds`` seeds each (the table covers every
+candidate with at least 2 complete seeds, each with all the seeds it has).
 
     python benchmarks/protocol_study.py                      # digits, ~16 min on 2 cores
     python benchmarks/protocol_study.py --dataset fashion --seeds 2
+    python benchmarks/protocol_study.py --dataset fashion --seeds 4 --candidates 14px-n10k-e3-C8-step
 """
 
 from __future__ import annotations
@@ -40,11 +48,13 @@ import platform
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.stats import kendalltau
 
 from natgym import zoo
+from natgym.fidelity import seed_rho, spearman_brown_tau
 from natgym.files import write_json, write_text
 from natgym.final import PRESETS, FinalConfig, make_config, train_runs
 from natgym.genotype import Genotype
@@ -132,20 +142,29 @@ def study(dataset: str) -> tuple[dict[str, FinalConfig], dict[str, dict], dict[s
     return configs, FASHION_CANDIDATES, fashion_architectures()
 
 
-def summarize(accs: dict[str, list[float]]) -> dict[str, float]:
+def summarize(accs: dict[str, list[float]]) -> dict[str, Any]:
     """Spread, noise and test-retest reliability of one candidate's accuracies
     ``{arch: [acc per seed]}`` (at least 2 seeds)."""
     names = list(accs)
     values = np.array([accs[n] for n in names])
+    k = values.shape[1]
     means, stds = values.mean(1), values.std(1, ddof=1)
     spread = float(means.max() - means.min())
     noise = float(np.median(stds))
-    retest = {"all": kendalltau(values[:, 0], values[:, 1]).statistic}
+    pairs = [(i, j) for i in range(k) for j in range(i)]
+
+    def tau(rows: list[int]) -> float:
+        return float(np.mean([kendalltau(values[rows, i], values[rows, j]).statistic for i, j in pairs]))
+
+    retest = {"all": tau(list(range(len(names))))}
     for fam in ("uniform", "transformed"):
         rows = [i for i, n in enumerate(names) if family(n) == fam]
         if len(rows) >= 3:
-            retest[fam] = kendalltau(values[rows, 0], values[rows, 1]).statistic
+            retest[fam] = tau(rows)
+    rho = seed_rho(values)
+    half = kendalltau(values[:, :2].mean(1), values[:, 2:4].mean(1)).statistic if k >= 4 else None
     return {
+        "seeds": k,
         "min_mean": float(means.min()),
         "max_mean": float(means.max()),
         "range": spread,
@@ -153,8 +172,10 @@ def summarize(accs: dict[str, list[float]]) -> dict[str, float]:
         "max_std": float(stds.max()),
         "median_abs_seed_diff": float(np.median(np.abs(values[:, 0] - values[:, 1]))),
         "range_over_median_std": spread / noise if noise > 0 else float("inf"),
-        "test_retest_tau": {k: float(v) for k, v in retest.items()},
-        "split_half_tau": float(kendalltau(values[:, 0], values[:, 1:].mean(1)).statistic),
+        "test_retest_tau": retest,
+        "seed_rho": rho,
+        "mean2_retest_tau_measured": None if half is None else float(half),
+        "mean_retest_tau_predicted": {m: spearman_brown_tau(rho, m) for m in (2, 3, 4)},
     }
 
 
@@ -192,14 +213,14 @@ def main(argv: list[str] | None = None) -> int:
             train_runs(runs, config, workers=args.workers)
     rows, per_arch = [], {}
     for name in configs:
-        paths = [run_dir(name, a, s) / "result.json" for a in archs for s in range(args.seeds)]
-        if not all(path.is_file() for path in paths):
+        seeds = 0
+        while all((run_dir(name, a, seeds) / "result.json").is_file() for a in archs):
+            seeds += 1
+        if seeds < 2:
             continue
         accs, times = {}, []
         for a in archs:
-            results = [
-                json.loads(run_dir(name, a, s).joinpath("result.json").read_text()) for s in range(args.seeds)
-            ]
+            results = [json.loads(run_dir(name, a, s).joinpath("result.json").read_text()) for s in range(seeds)]
             accs[a] = [r["test_accuracy"] for r in results]
             times += [r["wall_time_s"] for r in results]
         per_arch[name] = accs
@@ -214,23 +235,26 @@ def main(argv: list[str] | None = None) -> int:
         )
     machine = f"{platform.machine()} {_cpu()}".strip()
     lines = [
-        f"{args.dataset} stand-alone protocols, {len(archs)} architectures x {args.seeds} seeds each, "
-        f"measured side by side on {machine} (1 torch thread per run, {args.workers} runs at a time). "
-        "Accuracies in %; test-retest tau = Kendall tau of seed 0 vs seed 1 (all / uniform inputs / "
-        "transformations).",
+        f"{args.dataset} stand-alone protocols, {len(archs)} architectures, measured side by side on "
+        f"{machine} (1 torch thread per run, {args.workers} runs at a time). Accuracies in %; "
+        "test-retest tau = Kendall tau of one seed vs another (mean over seed pairs; all / uniform "
+        "inputs / transformations); 2 vs 2 = test-retest tau of a 2-seed mean, measured (seeds 0-1 "
+        "vs 2-3, with 4 seeds) and predicted by Spearman-Brown from the seed-vs-seed rho; mean of "
+        "3 / 4 = predicted test-retest tau of a 3- and 4-seed mean.",
         "",
-        "| protocol | settings | mean acc range | range | median seed std | median abs seed diff "
-        "| range / median std | test-retest tau | split-half tau | s / run |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| protocol | settings | seeds | mean acc range | range | median seed std | median abs seed diff "
+        "| test-retest tau | 2 vs 2 measured / predicted | mean of 3 / 4 predicted | s / run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        tau = r["test_retest_tau"]
+        tau, pred = r["test_retest_tau"], r["mean_retest_tau_predicted"]
         taus = " / ".join(f"{tau[k]:.2f}" for k in ("all", "uniform", "transformed") if k in tau)
+        measured = "–" if r["mean2_retest_tau_measured"] is None else f"{r['mean2_retest_tau_measured']:.2f}"
         lines.append(
-            f"| {r['protocol']} | {r['settings']} "
+            f"| {r['protocol']} | {r['settings']} | {r['seeds']} "
             f"| {100 * r['min_mean']:.1f}-{100 * r['max_mean']:.1f} | {100 * r['range']:.1f} "
             f"| {100 * r['median_std']:.2f} | {100 * r['median_abs_seed_diff']:.2f} "
-            f"| {r['range_over_median_std']:.1f} | {taus} | {r['split_half_tau']:.2f} "
+            f"| {taus} | {measured} / {pred[2]:.2f} | {pred[3]:.2f} / {pred[4]:.2f} "
             f"| {r['time_per_run_s']:.1f} |"
         )
     lines += ["", "Per architecture, mean ± std over seeds (%):", ""]
@@ -249,7 +273,6 @@ def main(argv: list[str] | None = None) -> int:
         {
             "dataset": args.dataset,
             "machine": machine,
-            "seeds": args.seeds,
             "rows": rows,
             "accuracies": per_arch,
         },
