@@ -79,6 +79,7 @@ ENV_CLASSES = {
     "NATCellSeqEnv": "natgym.envs.seq",
     "NATCellVectorEnv": "natgym.envs.vector",
     "NATPathEnv": "natgym.envs.path",
+    "NATDepthEnv": "natgym.envs.depth",
 }
 """The environments whose docstrings (Markdown, in the Gymnasium layout) are the env pages."""
 

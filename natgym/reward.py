@@ -51,6 +51,20 @@ class Evaluator(ABC):
         acc = self.accuracy(before + after)
         return acc[len(before) :] - acc[: len(before)]
 
+    @property
+    def elastic(self) -> bool:
+        """Whether :meth:`depth_accuracy` scores stage depths (an elastic-depth evaluator)."""
+        return False
+
+    def depth_accuracy(self, genotype: Genotype, depths: Sequence[Sequence[int]]) -> np.ndarray:
+        """Accuracy of ``genotype`` at each stage-depth triple of ``depths`` (``NAT-Depth-v0``).
+        Only elastic-depth evaluators (:attr:`elastic`) have one."""
+        raise ConfigError(
+            f"reward: {type(self).__name__} scores cells at one fixed depth; NAT-Depth-v0 needs an "
+            "elastic-depth supernet (reward={'dataset': 'fashion', 'preset': 'fashion-depth'}) or a "
+            "FunctionEvaluator with a depth_fn"
+        )
+
     def describe(self) -> dict[str, Any]:
         """What this evaluator pays rewards with, as plain values (for ``env.unwrapped.reward_spec``
         and stored results)."""
@@ -58,11 +72,28 @@ class Evaluator(ABC):
 
 
 class FunctionEvaluator(Evaluator):
-    """An evaluator backed by a function ``genotype -> accuracy``."""
+    """An evaluator backed by a function ``genotype -> accuracy`` (and, for
+    :meth:`depth_accuracy`, ``depth_fn(genotype, depths) -> accuracy``)."""
 
-    def __init__(self, fn: Callable[[Genotype], float]) -> None:
+    def __init__(
+        self,
+        fn: Callable[[Genotype], float],
+        depth_fn: Callable[[Genotype, tuple[int, ...]], float] | None = None,
+    ) -> None:
         super().__init__()
-        self.fn = fn
+        self.fn, self.depth_fn = fn, depth_fn
+
+    @property
+    def elastic(self) -> bool:
+        return self.depth_fn is not None
+
+    def depth_accuracy(self, genotype: Genotype, depths: Sequence[Sequence[int]]) -> np.ndarray:
+        if self.depth_fn is None:
+            return super().depth_accuracy(genotype, depths)
+        depths = [tuple(int(d) for d in triple) for triple in depths]
+        self.queries += len(depths)
+        self.evaluations += len(depths)
+        return np.array([float(self.depth_fn(genotype, d)) for d in depths], dtype=np.float64)
 
     def accuracy(self, genotypes: Sequence[Genotype]) -> np.ndarray:
         genotypes = list(genotypes)
@@ -159,42 +190,68 @@ class SupernetEvaluator(Evaluator):
         """Accuracy of each genotype on this call's images (float64 array, same order)."""
         genotypes = self.model.check(genotypes)
         self.queries += len(genotypes)
+        out = self._cached([(g, None) for g in genotypes])
+        self.calls += 1
+        if self.cotrain:
+            blocks, self._pending = divmod(self._pending + len(genotypes), 2 * self.cotrain_every)
+            if blocks:
+                self.train_weights(blocks * self.cotrain_steps)
+        return out
+
+    @property
+    def elastic(self) -> bool:
+        """Whether the supernet was trained with ``elastic_depth`` (sampled stage depths)."""
+        return self.train_config.elastic_depth
+
+    def depth_accuracy(self, genotype: Genotype, depths: Sequence[Sequence[int]]) -> np.ndarray:
+        """Accuracy of ``genotype`` at each stage-depth triple of ``depths`` (elastic depth:
+        :meth:`natgym.supernet.model.Supernet.active`), on this call's images like
+        :meth:`accuracy` (the fixed reward images, or one fresh minibatch for all) and cached
+        the same way. Meaningful on a supernet trained with ``elastic_depth``."""
+        (genotype,) = self.model.check([genotype])
+        depths = [tuple(int(d) for d in triple) for triple in depths]
+        for triple in depths:
+            self.model.active(triple)  # a clear error for depths outside the supernet
+        self.queries += len(depths)
+        out = self._cached([(genotype, triple) for triple in depths])
+        self.calls += 1
+        return out
+
+    def _cached(self, items: list[tuple[Genotype, tuple[int, ...] | None]]) -> np.ndarray:
+        """Accuracies of ``(genotype, depths)`` items on one call's images, from the cache where
+        scored before on the same (fixed) images and weights."""
         if self.mode == "fixed":
-            subset, index = ("fixed", self.seed, self.batch_size), None
+            subset, images, labels = ("fixed", self.seed, self.batch_size), self._fixed_images, self._fixed_labels
         else:
             import torch
 
             subset = None
             index = torch.randperm(len(self._labels), generator=self._generator)[: self.batch_size]
             index = index.to(self.device)
-        out = np.empty(len(genotypes), dtype=np.float64)
-        todo: dict[Genotype, list[int]] = {}
-        for i, genotype in enumerate(genotypes):
-            hit = self._cache.get((genotype, self.version, subset)) if subset is not None else None
+            images, labels = self._images[index], self._labels[index]
+        out = np.empty(len(items), dtype=np.float64)
+        todo: dict[tuple[Genotype, tuple[int, ...] | None], list[int]] = {}
+        for i, (genotype, depths) in enumerate(items):
+            key = (genotype, self.version, subset) if depths is None else (genotype, depths, self.version, subset)
+            hit = self._cache.get(key) if subset is not None else None
             if hit is None:
-                todo.setdefault(genotype, []).append(i)
+                todo.setdefault((genotype, depths), []).append(i)
             else:
                 out[i] = hit
-        if todo:
-            unique = list(todo)
-            if index is None:
-                images, labels = self._fixed_images, self._fixed_labels
-            else:
-                images, labels = self._images[index], self._labels[index]
-            acc = self._score(unique, images, labels)
+        by_depth: dict[tuple[int, ...] | None, list[Genotype]] = {}
+        for genotype, depths in todo:
+            by_depth.setdefault(depths, []).append(genotype)
+        for depths, unique in by_depth.items():
+            acc = self._score(unique, images, labels, depths)
             self.evaluations += len(unique)
             for genotype, value in zip(unique, acc):
-                out[todo[genotype]] = value
+                out[todo[(genotype, depths)]] = value
                 if subset is not None:
-                    self._cache[(genotype, self.version, subset)] = float(value)
-            if len(self._cache) > self.cache_size:
-                for key in list(self._cache)[: len(self._cache) // 2]:
-                    del self._cache[key]
-        self.calls += 1
-        if self.cotrain:
-            blocks, self._pending = divmod(self._pending + len(genotypes), 2 * self.cotrain_every)
-            if blocks:
-                self.train_weights(blocks * self.cotrain_steps)
+                    key = (genotype, self.version, subset) if depths is None else (genotype, depths, self.version, subset)
+                    self._cache[key] = float(value)
+        if len(self._cache) > self.cache_size:
+            for key in list(self._cache)[: len(self._cache) // 2]:
+                del self._cache[key]
         return out
 
     def describe(self) -> dict[str, Any]:
@@ -234,7 +291,13 @@ class SupernetEvaluator(Evaluator):
             correct += self._score(genotypes, images[start:stop], labels[start:stop]) * (stop - start)
         return correct / len(labels)
 
-    def _score(self, genotypes: list[Genotype], images: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
+    def _score(
+        self,
+        genotypes: list[Genotype],
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        depths: tuple[int, ...] | None = None,
+    ) -> np.ndarray:
         import torch
 
         from natgym.supernet.fast import infer
@@ -246,7 +309,7 @@ class SupernetEvaluator(Evaluator):
             parts = []
             with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
                 for start in range(0, len(chunk), self.max_genotypes):
-                    logits = forward(images, chunk[start : start + self.max_genotypes])
+                    logits = forward(images, chunk[start : start + self.max_genotypes], depths)
                     parts.append((logits.argmax(-1) == labels).float().mean(-1))
             return torch.cat(parts)
 

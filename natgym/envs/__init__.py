@@ -9,6 +9,8 @@ itself):
 * ``NAT-Path-v0`` -- :class:`~natgym.envs.path.NATPathEnv`, the one-step episode whose action
   also rewires every node (path-level moves, :mod:`natgym.wiring`); ``gymnasium.make_vec``
   vectorises it with Gymnasium's sync or async vector env.
+* ``NAT-Depth-v0`` -- :class:`~natgym.envs.depth.NATDepthEnv`, stage-wise depth search: each
+  step deepens one stage by a cell or stops, scored by an elastic-depth supernet.
 
 All are registered ``nondeterministic=False``: with the default ``mode="fixed"`` evaluator and a
 seed, episodes repeat exactly. With ``reward={"mode": "minibatch"}`` or ``{"cotrain": True}`` the
@@ -22,7 +24,7 @@ from typing import Any
 
 import gymnasium
 
-ENV_IDS: tuple[str, ...] = ("NAT-Cell-v0", "NAT-CellSeq-v0", "NAT-Path-v0")
+ENV_IDS: tuple[str, ...] = ("NAT-Cell-v0", "NAT-CellSeq-v0", "NAT-Path-v0", "NAT-Depth-v0")
 """The registered environment ids."""
 
 _LAZY = {
@@ -30,6 +32,7 @@ _LAZY = {
     "NATCellSeqEnv": "natgym.envs.seq",
     "NATCellVectorEnv": "natgym.envs.vector",
     "NATPathEnv": "natgym.envs.path",
+    "NATDepthEnv": "natgym.envs.depth",
 }
 __all__ = ["ENV_IDS", "register_envs", *_LAZY]
 
@@ -50,6 +53,10 @@ def register_envs() -> None:
     if "NAT-Path-v0" not in gymnasium.registry:
         gymnasium.register(
             id="NAT-Path-v0", entry_point="natgym.envs.path:NATPathEnv", nondeterministic=False
+        )
+    if "NAT-Depth-v0" not in gymnasium.registry:
+        gymnasium.register(
+            id="NAT-Depth-v0", entry_point="natgym.envs.depth:NATDepthEnv", nondeterministic=False
         )
 
 

@@ -342,11 +342,14 @@ def _cell(
     return _concat(nodes[2:], plan.concat, n, zero, rectify)
 
 
-def infer(model: Supernet, x: torch.Tensor, genotypes: Sequence[Genotype]) -> torch.Tensor:
-    """Logits ``[G, n, num_classes]`` of ``model`` for G genotypes, like ``model(x, genotypes)``
-    (``x``: ``[n, C, H, W]`` shared by all genotypes, or ``[G, n, C, H, W]``) but faster; for
-    evaluation (call it under ``torch.inference_mode()``)."""
+def infer(
+    model: Supernet, x: torch.Tensor, genotypes: Sequence[Genotype], depths: Sequence[int] | None = None
+) -> torch.Tensor:
+    """Logits ``[G, n, num_classes]`` of ``model`` for G genotypes, like ``model(x, genotypes,
+    depths)`` (``x``: ``[n, C, H, W]`` shared by all genotypes, or ``[G, n, C, H, W]``) but
+    faster; for evaluation (call it under ``torch.inference_mode()``)."""
     genotypes, x5, index = model.prepare(x, genotypes)
+    cells = model.active(depths)
     g, n = len(genotypes), x5.shape[1]
     stem_conv, stem_norm = model.stem
     stem_op = _TABLES.get(stem_conv)
@@ -354,8 +357,8 @@ def infer(model: Supernet, x: torch.Tensor, genotypes: Sequence[Genotype]) -> to
         stem_op = _TABLES[stem_conv] = _conv(stem_conv)
     stem = _Node.of(_bn(stem_op(_nhwc(x5.reshape(-1, *x5.shape[2:]))), _eps(stem_norm), n), index, n)
     s0 = s1 = stem
-    last = len(model.cells) - 1
-    for i, (cell, plan) in enumerate(zip(model.cells, model.plan(genotypes, index))):
+    last = len(cells) - 1
+    for i, (cell, plan) in enumerate(zip(cells, model.plan(genotypes, index, depths))):
         # every cell output but the last is only read through a ReLU: keep it rectified
         out = _cell(cell, s0, s1, (i > 1, i > 0), plan, n, rectify=i < last)
         s0, s1 = s1, out

@@ -42,12 +42,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from numbers import Integral
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from natgym.cost import reduction_layers
+from natgym.cost import reduction_layers, stage_depths
 from natgym.errors import ConfigError, GenotypeError
 from natgym.genotype import Genotype
 from natgym.ops import FactorizedReduce, Identity, ReLUConvBN, make_op
@@ -89,11 +90,15 @@ PRESETS: dict[str, SupernetConfig] = {
     "digits": SupernetConfig(channels=8, layers=3, steps=4, in_channels=1, num_classes=10, pool_norm=True),
     "fashion": SupernetConfig(channels=8, layers=8, steps=4, in_channels=1, num_classes=10, pool_norm=True),
     "cifar10": SupernetConfig(channels=20, layers=8, steps=4, in_channels=3, num_classes=10, pool_norm=True),
+    "fashion-depth": SupernetConfig(
+        channels=8, layers=11, steps=4, in_channels=1, num_classes=10, stem_multiplier=4, pool_norm=True
+    ),
 }
 """Named supernet shapes: ``digits`` (C = 8, 3 cells: the reference's small config, fits 2 CPU
 cores), ``fashion`` (C = 8 and the paper's 8 cells -- two normal cells per stage, two reductions
--- for Fashion-MNIST at 14 px on CPU) and ``cifar10`` (the paper's 8 cells x 20 channels, 15.0M
-parameters). Both follow every
+-- for Fashion-MNIST at 14 px on CPU), ``cifar10`` (the paper's 8 cells x 20 channels, 15.0M
+parameters) and ``fashion-depth`` (the elastic-depth supernet of ``NAT-Depth-v0``: up to 3 normal
+cells per stage, 11 cells, a stem as wide as a cell's output so that every stage can run 1 cell). Both follow every
 pooling op with a norm, as the reference supernet does (measured on digits:
 ``benchmarks/results/fidelity_study``)."""
 
@@ -230,9 +235,11 @@ def _concat(nodes: list[_State | None], plan: ConcatPlan, n: int, zero: torch.Te
 class Supernet(nn.Module):
     """The weight-sharing network for :class:`SupernetConfig` ``config``.
 
-    ``forward(x, genotypes)`` returns logits ``[G, n, num_classes]`` for G genotypes: ``x`` is
-    either ``[n, C, H, W]`` (every genotype sees the same images) or ``[G, n, C, H, W]`` (one
-    batch per genotype). See the module docstring for the normalisation and batching.
+    ``forward(x, genotypes, depths=None)`` returns logits ``[G, n, num_classes]`` for G
+    genotypes: ``x`` is either ``[n, C, H, W]`` (every genotype sees the same images) or
+    ``[G, n, C, H, W]`` (one batch per genotype); ``depths`` runs only the first ``depths[s]``
+    normal cells of each stage (elastic depth, :meth:`active`). See the module docstring for the
+    normalisation and batching.
     """
 
     def __init__(self, config: SupernetConfig) -> None:
@@ -291,17 +298,57 @@ class Supernet(nn.Module):
             )
         return genotypes, x5, tuple(range(g)) if x5.shape[0] > 1 else (0,) * g
 
-    def plan(self, genotypes: Sequence[Genotype], stem: tuple[int, ...]) -> tuple[CellPlan, ...]:
-        """The batching plan of every cell (:func:`natgym.supernet.plan.plan_network`)."""
-        reductions = tuple(cell.reduction for cell in self.cells)
+    @property
+    def max_depths(self) -> tuple[int, int, int]:
+        """The normal cells each of the three stages holds (:func:`natgym.cost.stage_depths`)."""
+        return stage_depths(self.config.layers)
+
+    def active(self, depths: Sequence[int] | None = None) -> list[SuperCell]:
+        """The cells a forward at stage ``depths`` runs, in order: the first ``depths[s]``
+        normal cells of stage ``s`` and both reductions (all cells when ``depths`` is None).
+
+        Elastic depth: a stage's remaining cells are skipped, so the next cell reads the last two
+        cells that ran. Every depth from 1 to :attr:`max_depths` keeps the inputs' shapes --
+        except a first stage of depth 1, whose reduction then reads the stem, which needs a stem
+        as wide as a cell's output (``stem_multiplier == steps``)."""
+        if depths is None:
+            return list(self.cells)
+        most = self.max_depths
+        depths = tuple(depths)
+        if len(depths) != 3 or any(
+            isinstance(d, bool) or not isinstance(d, Integral) or not 1 <= d <= m for d, m in zip(depths, most)
+        ):
+            raise ConfigError(
+                f"depths: expected three integers, stage s in 1..{list(most)}[s] (this supernet's "
+                f"{self.config.layers} cells), got {depths!r}"
+            )
+        if depths[0] == 1 and self.config.stem_multiplier != self.config.steps:
+            raise ConfigError(
+                f"depths: a first stage of depth 1 needs stem_multiplier == steps ({self.config.steps}), "
+                f"this supernet has {self.config.stem_multiplier}; allowed first-stage depths: 2..{most[0]}"
+            )
+        first, second = (i for i, cell in enumerate(self.cells) if cell.reduction)
+        starts = (0, first + 1, second + 1)
+        keep = {first, second} | {start + k for start, d in zip(starts, depths) for k in range(int(d))}
+        return [cell for i, cell in enumerate(self.cells) if i in keep]
+
+    def plan(
+        self, genotypes: Sequence[Genotype], stem: tuple[int, ...], depths: Sequence[int] | None = None
+    ) -> tuple[CellPlan, ...]:
+        """The batching plan of every cell that runs at ``depths`` (:meth:`active`;
+        :func:`natgym.supernet.plan.plan_network`)."""
+        reductions = tuple(cell.reduction for cell in self.active(depths))
         return plan_network(tuple(genotypes), reductions, tuple(stem))
 
-    def forward(self, x: torch.Tensor, genotypes: Sequence[Genotype]) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, genotypes: Sequence[Genotype], depths: Sequence[int] | None = None
+    ) -> torch.Tensor:
         genotypes, x5, index = self.prepare(x, genotypes)
         g, n = len(genotypes), x5.shape[1]
+        cells = self.active(depths)
         self._blocks.block = n
         s0 = s1 = _State(self.stem(x5.reshape(-1, *x5.shape[2:])), index)
-        for cell, plan in zip(self.cells, self.plan(genotypes, index)):
+        for cell, plan in zip(cells, self.plan(genotypes, index, depths)):
             s0, s1 = s1, cell(s0, s1, plan, n)
         logits = self.classifier(s1.tensor.mean(dim=(2, 3)))
         return _gather(logits, s1.index, n).view(g, n, -1)

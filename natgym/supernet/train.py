@@ -42,6 +42,7 @@ import torch.nn.functional as F
 
 from natgym import distributed, zoo
 from natgym.checks import finite, nonneg_int, positive_int
+from natgym.cost import stage_depths
 from natgym.data import Dataset, dataset_info, load_dataset, source_of
 from natgym.device import resolve_device
 from natgym.errors import ConfigError, TrainingDiverged
@@ -70,6 +71,7 @@ _LATE_DEFAULTS: dict[str, Any] = {
     "input_prob": 0.5,
     "random_concat": False,
     "image_size": None,
+    "elastic_depth": False,
 }
 _LATE_NET: dict[str, Any] = {"pool_norm": False}
 """Fields added after format 1 (of the config and of its ``net``), left out of the cache key
@@ -96,8 +98,21 @@ class TrainConfig:
     input_prob: float = 0.5
     random_concat: bool = False
     image_size: int | None = None
+    elastic_depth: bool = False
+    """Sample a depth per stage (1 .. the stage's cells, uniformly) at every step, so the
+    supernet scores cells at any stage depths (``NAT-Depth-v0``; :meth:`Supernet.active`)."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.elastic_depth, bool):
+            raise ConfigError(f"elastic_depth: expected True or False, got {self.elastic_depth!r}")
+        if self.elastic_depth and (
+            self.net.stem_multiplier != self.net.steps or min(stage_depths(self.net.layers)) < 1
+        ):
+            raise ConfigError(
+                f"elastic_depth: needs a supernet whose every stage holds a normal cell (layers >= 5, got "
+                f"{self.net.layers}) and whose stem is as wide as a cell's output (stem_multiplier == steps "
+                f"== {self.net.steps}, got {self.net.stem_multiplier}); the fashion-depth preset is one"
+            )
         if self.image_size is not None and positive_int("image_size", self.image_size) < 4:
             raise ConfigError(f"image_size: expected an integer >= 4 or None, got {self.image_size!r}")
         for name in ("epochs", "batch_size", "archs_per_step"):
@@ -173,6 +188,7 @@ def default_config(
     base = {
         "digits": dict(epochs=150, lr=0.05, random_concat=True),
         "fashion": dict(epochs=8, lr=0.05, random_concat=True, image_size=14),
+        "fashion-depth": dict(epochs=8, lr=0.05, random_concat=True, image_size=14, elastic_depth=True),
         "cifar10": dict(epochs=100, lr=0.01),
     }[preset]
     if dataset == "synthetic":  # test data: a few epochs are enough
@@ -281,9 +297,12 @@ class Trainer:
             x = self.data.augment(x, self.generator)
         x = x.contiguous(memory_format=torch.channels_last)
         genotypes = [sample_training_arch(self.config, self.rng) for _ in range(self.config.archs_per_step)]
+        depths = None
+        if self.config.elastic_depth:
+            depths = tuple(int(self.rng.integers(1, most + 1)) for most in self.model.max_depths)
         self.model.train()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            logits = self.forward(x, genotypes).flatten(0, 1)
+            logits = self.forward(x, genotypes, depths).flatten(0, 1)
         y = y.repeat(len(genotypes))
         loss = F.cross_entropy(logits.float(), y)
         self.optimizer.zero_grad(set_to_none=True)
