@@ -59,6 +59,7 @@ SEARCH: dict[str, dict[str, int]] = {
     "random": {},
     "evolution": {"population": 16, "sample": 4},
     "bo": {"initial": 8, "batch": 4, "candidates": 256},
+    "importance": {},
 }
 """Settings of the search baselines."""
 
@@ -75,9 +76,12 @@ def check_agents(agents: Sequence[str], allowed: Sequence[str]) -> None:
 ENVS: dict[str, tuple[str, ...]] = {
     "NAT-Cell-v0": AGENTS,
     "NAT-Path-v0": ("nat", "maskable_ppo", "ppo", "a2c", "random", "evolution", "bo"),
+    "NAT-Depth-v0": ("maskable_ppo", "ppo", "a2c", "random", "importance"),
 }
 """The envs a per-arch benchmark runs on, with the agents that solve each (on NAT-Path-v0, ops
-and wiring, the NAT agent uses its source head; DQN needs a one-choice-per-step env)."""
+and wiring, the NAT agent uses its source head; DQN needs a one-choice-per-step env). On
+NAT-Depth-v0 (stage depths, multi-step episodes) ``random`` plays random allowed episodes and
+``importance`` is the stage-importance deepening of :mod:`agents.search.deepen`."""
 
 
 @dataclass
@@ -165,16 +169,25 @@ Greedy = Callable[[], tuple[float, dict[str, Any]]] | None
 """What a runner returns: None, or a function measuring the trained policy's greedy transformation."""
 
 
-def search_method(agent: str) -> Callable[..., Any]:
-    """The search function of a search baseline (``random``, ``evolution``, ``bo``)."""
-    from agents.search import bayesian_optimization, random_search, regularized_evolution
+def search_method(agent: str, env: str = "NAT-Cell-v0") -> Callable[..., Any]:
+    """The search function of a search baseline on ``env`` (``random``, ``evolution``, ``bo``;
+    on NAT-Depth-v0 ``random`` and ``importance``)."""
+    from agents.search import (
+        bayesian_optimization,
+        deepen_by_importance,
+        random_depths,
+        random_search,
+        regularized_evolution,
+    )
 
+    if env == "NAT-Depth-v0":
+        return {"random": random_depths, "importance": deepen_by_importance}[agent]
     return {"random": random_search, "evolution": regularized_evolution, "bo": bayesian_optimization}[agent]
 
 
 def _run_search(agent: str, cfg: BenchConfig, seed: int, evaluator: Evaluator, ledger: Ledger) -> Greedy:
     env = LedgerWrapper(gym.make(cfg.env, **_env_kwargs(cfg, evaluator)), ledger)
-    search_method(agent)(env, cfg.budget, seed=seed, **SEARCH[agent])
+    search_method(agent, cfg.env)(env, cfg.budget, seed=seed, **SEARCH[agent])
     return None
 
 
@@ -232,6 +245,7 @@ RUNNERS: dict[str, Callable[[str, BenchConfig, int, Evaluator, Ledger], Greedy]]
     "random": _run_search,
     "evolution": _run_search,
     "bo": _run_search,
+    "importance": _run_search,
 }
 
 
@@ -525,7 +539,7 @@ def plot(records: Sequence[dict[str, Any]], cfg: BenchConfig, out: Path) -> list
     import matplotlib.pyplot as plt
 
     agents = [a for a in cfg.agents if any(r["agent"] == a for r in records)]
-    colors = {a: plt.get_cmap("tab10")(i) for i, a in enumerate(AGENTS)}
+    colors = {a: plt.get_cmap("tab10")(i) for i, a in enumerate((*AGENTS, "importance"))}
     grid = np.linspace(cfg.budget / 32, cfg.budget, 32)
     bins = np.linspace(0, cfg.budget, 17)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))

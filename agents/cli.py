@@ -293,10 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eval-freq", type=int, default=0, help="evaluate every N steps (default: never)")
     g.add_argument(
         "--env",
-        choices=("NAT-Cell-v0", "NAT-Path-v0"),
+        choices=("NAT-Cell-v0", "NAT-Path-v0", "NAT-Depth-v0"),
         default=None,
         help="the env (default: NAT-Cell-v0 for nat, the YAML's for SB3; NAT-Path-v0 also rewires, "
-        "nat with its source head)",
+        "nat with its source head; NAT-Depth-v0 for maskable_ppo|ppo|a2c)",
     )
     p.set_defaults(func=cmd_train_agent)
     p = sub.add_parser("transform", help="transform an architecture with a trained NAT agent")
@@ -361,9 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agents", default=None, help="comma-separated subset (default: all for the env)")
     p.add_argument(
         "--env",
-        choices=("NAT-Cell-v0", "NAT-Path-v0"),
+        choices=("NAT-Cell-v0", "NAT-Path-v0", "NAT-Depth-v0"),
         default="NAT-Cell-v0",
-        help="per-arch: the env (NAT-Path-v0 also rewires; default %(default)s)",
+        help="per-arch: the env (NAT-Path-v0 also rewires, NAT-Depth-v0 chooses stage depths; "
+        "default %(default)s)",
     )
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per agent (default %(default)s)")
     p.add_argument(

@@ -83,14 +83,20 @@ class LedgerWrapper(gym.Wrapper):
     def __init__(self, env: gym.Env, ledger: Ledger | None = None) -> None:
         super().__init__(env)
         self.ledger = ledger if ledger is not None else Ledger()
+        self._return = 0.0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        self._return = 0.0
+        return self.env.reset(**kwargs)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.ledger.used += int(info.get("queries", 0))
+        self._return += float(reward)
         if "acc_after" in info:
             add_ratios(info)
-            if terminated or truncated:
-                self.ledger.record(reward, info)
+            if terminated or truncated:  # the episode's return: its one reward, or (NAT-Depth-v0) their sum
+                self.ledger.record(self._return, info)
         return obs, reward, terminated, truncated, info
 
 

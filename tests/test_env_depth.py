@@ -51,7 +51,7 @@ def test_masked_episodes_keep_depths_in_bounds_and_costs_equal_the_cost_model(ar
     env = make(max_depth=most, madds_budget=limit)
     obs, info = env.reset(seed=seed, options={"genotype": genotype})
     env.action_space.seed(seed)
-    done, steps = False, 0
+    done, steps, total = False, 0, 0.0
     while not done:
         action = env.action_space.sample(mask=info["action_mask"])
         obs, reward, terminated, truncated, info = env.step(action)
@@ -63,12 +63,17 @@ def test_masked_episodes_keep_depths_in_bounds_and_costs_equal_the_cost_model(ar
         assert (info["params_after"], info["madds_after"]) == (cost.params, cost.madds)
         if limit is not None and d != (1, 1, 1):
             assert info["madds_after"] <= limit
+        total += reward
+        assert info["queries"] == len({info["depths_start"], info["depths_before"], d})
         if action == 0:
-            assert terminated and reward == 0 and info["queries"] == 0
+            assert terminated and reward == 0 and d == info["depths_before"]
         else:
-            assert info["queries"] == 2
             assert reward == pytest.approx(deeper_is_better(genotype, d) - deeper_is_better(genotype, info["depths_before"]))
     assert steps <= 3 * (most - 1) + 1
+    # the last info summarises the episode, and the rewards sum to its accuracy gain
+    assert info["depths_start"] == (1, 1, 1) and total == pytest.approx(info["acc_after"] - info["acc_before"])
+    start = network_cost(genotype, 36, depths=(1, 1, 1))
+    assert (info["params_before"], info["madds_before"]) == (start.params, start.madds)
 
 
 def test_the_stand_alone_network_of_a_depth_choice_has_the_params_the_env_reports():
@@ -157,3 +162,38 @@ def test_elastic_training_samples_depths_and_the_env_scores_with_it(tmp_path):
         default_config("digits", elastic_depth=True)
     with pytest.raises(ConfigError, match="max_depth: the supernet holds"):
         gym.make("NAT-Depth-v0", reward={"supernet": str(path), "device": "cpu"}, max_depth=3)
+
+
+# ----------------------------------------------------------------------------- importance baseline
+def test_importance_deepening_grows_the_stages_that_matter_and_stops_when_none_gains():
+    from agents.search import deepen_by_importance
+
+    env = make()
+    result = deepen_by_importance(env, seed=0)
+    # stage 3 gains 0.04 per cell, stage 2 0.01, stage 1 nothing: stage 1 stays shallow
+    assert result.depths == (1, 3, 3)
+    assert result.reward == pytest.approx(deeper_is_better(None, (1, 3, 3)) - deeper_is_better(None, (1, 1, 1)))
+    first = result.decisions[0]
+    assert first["stage_3"] > first["stage_2"] > first["stage_1"] == 0
+    capped = deepen_by_importance(make(), budget=20, seed=0)
+    assert capped.queries <= 20 and sum(capped.depths) < sum(result.depths)
+    budgeted = deepen_by_importance(make(madds_budget=depth_cost(zoo.get("DARTS"), (1, 1, 2)).madds, arch="DARTS"))
+    assert budgeted.depths == (1, 1, 2)
+
+
+def test_the_depth_benchmark_runs_its_agents_and_the_random_episodes_stay_in_budget(tmp_path):
+    import json
+
+    from agents.benchmark import ENVS, BenchConfig, run_benchmark
+    from agents.search import random_depths
+
+    evaluator = FunctionEvaluator(lambda g: 0.5, deeper_is_better)
+    cfg = BenchConfig(agents=ENVS["NAT-Depth-v0"], seeds=1, budget=24, out_dir=str(tmp_path), progress=False,
+                      env="NAT-Depth-v0")  # fmt: skip
+    records = run_benchmark(cfg, evaluator)
+    assert [r["agent"] for r in records] == list(ENVS["NAT-Depth-v0"])
+    by_agent = {r["agent"]: r for r in records}
+    assert by_agent["importance"]["queries"] < 24  # one greedy episode, far below the budget
+    assert json.loads((tmp_path / "results.json").read_text())["config"]["env"] == "NAT-Depth-v0"
+    best = random_depths(make(), budget=30, seed=0)
+    assert 30 <= best.queries <= 30 + 3 * 7 and all(1 <= d <= 3 for d in best.depths)

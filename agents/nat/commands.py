@@ -25,8 +25,13 @@ DEMO_LR = 1e-3
 def train_command(args: argparse.Namespace) -> None:
     """``natgym train-agent --algo nat`` (``--cotrain`` is the NAT trainer's alternation, so the
     evaluator itself does not co-train)."""
-    spec = EvaluatorSpec.from_args(args)
     env_id = getattr(args, "env", None) or "NAT-Cell-v0"
+    if env_id == "NAT-Depth-v0":
+        raise ConfigError(
+            "--env: the NAT agent transforms cells (NAT-Cell-v0, NAT-Path-v0); use --algo maskable_ppo, "
+            "ppo or a2c for NAT-Depth-v0"
+        )
+    spec = EvaluatorSpec.from_args(args)
     path = "-path" if env_id == "NAT-Path-v0" else ""
     out = Path(args.out or f"runs/nat{path}-{args.variant}-{spec.dataset.partition(':')[0]}-seed{args.seed}")
     cfg = NATConfig(

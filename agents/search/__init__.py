@@ -3,20 +3,25 @@
 Public names: :func:`uniform_action` and :class:`RandomPolicy` (the uniform random
 valid-transition policy), :func:`random_search` (best of K), :func:`regularized_evolution`,
 :func:`mutate`, :func:`bayesian_optimization` (BoTorch GP on a graph-kernel embedding),
-:class:`TransformProblem`, :class:`SearchResult`.
+:class:`TransformProblem`, :class:`SearchResult`; for ``NAT-Depth-v0`` the stage-importance
+baseline :func:`deepen_by_importance` and :func:`random_depths` (:class:`DeepenResult`).
 """
 
 from agents.search.bo import bayesian_optimization
+from agents.search.deepen import DeepenResult, deepen_by_importance, random_depths
 from agents.search.evolution import mutate, regularized_evolution
 from agents.search.problem import SearchResult, TransformProblem
 from agents.search.random_search import RandomPolicy, random_search, uniform_action
 
 __all__ = [
     "bayesian_optimization",
+    "DeepenResult",
+    "deepen_by_importance",
     "RandomPolicy",
     "SearchResult",
     "TransformProblem",
     "mutate",
+    "random_depths",
     "random_search",
     "regularized_evolution",
     "uniform_action",

@@ -57,19 +57,26 @@ class NATDepthEnv(HonestSpec, gym.Env):
 
     ## Reward
 
-    For a deepening, ``acc(depths') - acc(depths)`` on the elastic-depth supernet (both scored in
-    one call on the same images, :meth:`natgym.reward.Evaluator.depth_accuracy`) plus
-    ``cost_weight * (1 - madds' / madds)`` -- as NAT-Cell-v0's cost term, so a positive weight
-    charges every added cell for its MAdds. Stopping pays 0.
+    ``acc(depths after) - acc(depths before)`` on the elastic-depth supernet (scored in one
+    call on the same images, :meth:`natgym.reward.Evaluator.depth_accuracy`) plus
+    ``cost_weight * (1 - madds_after / madds_before)`` of the step -- as NAT-Cell-v0's cost term,
+    so a positive weight charges every added cell for its MAdds. Stopping (or a masked action)
+    changes nothing and pays 0 (``"penalty"``: minus ``invalid_penalty``). On the fixed reward
+    images the rewards of an episode sum to its accuracy gain plus the cost terms.
 
     ## Episode end
 
     Terminated when the agent stops; truncated after ``3 * (max_depth - 1) + 1`` steps (enough
     to reach ``max_depth`` everywhere and stop), so an agent repeating masked actions under
-    ``"keep"`` still ends. ``info`` after a step: ``depths_before``, ``depths_after``,
-    ``acc_before`` and ``acc_after`` (after a deepening), ``params_before``, ``params_after``, ``madds_before``,
-    ``madds_after`` (the CIFAR-size network at those depths, :func:`depth_cost`), ``queries``
-    (2 for a deepening, 0 for stop), ``invalid`` and ``action_mask``.
+    ``"keep"`` still ends. ``info`` after every step describes the **episode so far**, as the
+    one-step envs' final ``info`` does: ``acc_before`` / ``params_before`` / ``madds_before``
+    at the episode's start depths (``depths_start``), ``acc_after`` / ``params_after`` /
+    ``madds_after`` at the depths after this step (the CIFAR-size network at those depths,
+    :func:`depth_cost`), ``genotype_before`` = ``genotype_after`` (the cells never change, so
+    ``invalid_edges`` is 0); and this step: ``depths_before``, ``depths_after``,
+    ``step_acc_before``, ``step_acc_after``, ``step_madds_before``, ``invalid`` (and
+    ``invalid_actions`` so far), ``queries`` (the distinct depths scored: start, before, after)
+    and ``action_mask``.
 
     ## Starting state
 
@@ -137,7 +144,8 @@ class NATDepthEnv(HonestSpec, gym.Env):
         self.max_steps = 3 * (self.max_depth - 1) + 1
         self.genotype: Genotype | None = None
         self.depths: tuple[int, int, int] = self.start_depths
-        self.steps_taken = 0
+        self.episode_start = self.start_depths
+        self.steps_taken = self.invalid_actions = 0
         self.last_info: dict[str, Any] = {}
 
     def _check_depths(self, depths: Any, field: str) -> tuple[int, int, int]:
@@ -187,7 +195,8 @@ class NATDepthEnv(HonestSpec, gym.Env):
         depths = options.pop("depths", None)
         self.genotype = self.transform.start(options, self.np_random)
         self.depths = self.start_depths if depths is None else self._check_depths(depths, "options['depths']")
-        self.steps_taken, self.last_info = 0, {}
+        self.episode_start = self.depths
+        self.steps_taken, self.invalid_actions, self.last_info = 0, 0, {}
         obs = self._observe()
         return obs, {"genotype": self.genotype.to_darts(), "depths": self.depths, "action_mask": obs["action_mask"]}
 
@@ -209,36 +218,45 @@ class NATDepthEnv(HonestSpec, gym.Env):
                 + (f", madds_budget {self.madds_budget:g}" if self.madds_budget is not None else "")
                 + f"); allowed now: {np.flatnonzero(self.mask()).tolist()}"
             )
-        reward, queries, acc = 0.0, 0, None
         after = before
         if valid and a != STOP:
             deeper = list(before)
             deeper[a - 1] += 1
             after = tuple(deeper)
-            scores = self.evaluator.depth_accuracy(self.genotype, [before, after])
-            acc, queries = (float(scores[0]), float(scores[1])), 2
-            cost_after = depth_cost(self.genotype, after)
-            reward = acc[1] - acc[0]
-            if self.transform.cost_weight:
-                reward += self.transform.cost_weight * (1.0 - cost_after.madds / cost_before.madds)
+        # the episode's start, this step's before and after, scored in one call on the same images
+        unique = list(dict.fromkeys([self.episode_start, before, after]))
+        scores = dict(zip(unique, self.evaluator.depth_accuracy(self.genotype, unique).tolist()))
+        start_cost, cost_after = depth_cost(self.genotype, self.episode_start), depth_cost(self.genotype, after)
+        reward = scores[after] - scores[before]
+        if self.transform.cost_weight:
+            reward += self.transform.cost_weight * (1.0 - cost_after.madds / cost_before.madds)
         if not valid and self.transform.invalid_action == "penalty":
             reward -= self.transform.invalid_penalty
         self.depths = after
         self.steps_taken += 1
-        cost_after = depth_cost(self.genotype, after)
+        self.invalid_actions += int(not valid)
         terminated = valid and a == STOP
         truncated = not terminated and self.steps_taken >= self.max_steps
         obs = self._observe()
         info = {
+            "depths_start": self.episode_start,
             "depths_before": before,
             "depths_after": after,
-            **({} if acc is None else {"acc_before": acc[0], "acc_after": acc[1]}),
-            "params_before": cost_before.params,
+            "step_acc_before": scores[before],
+            "step_acc_after": scores[after],
+            "acc_before": scores[self.episode_start],
+            "acc_after": scores[after],
+            "params_before": start_cost.params,
             "params_after": cost_after.params,
-            "madds_before": cost_before.madds,
+            "madds_before": start_cost.madds,
             "madds_after": cost_after.madds,
-            "queries": queries,
+            "step_madds_before": cost_before.madds,
+            "genotype_before": self.genotype.to_darts(),
+            "genotype_after": self.genotype.to_darts(),
+            "queries": len(unique),
             "invalid": int(not valid),
+            "invalid_actions": self.invalid_actions,
+            "invalid_edges": 0,
             "action_mask": obs["action_mask"],
         }
         self.last_info = {**info, "done": terminated or truncated}
