@@ -65,7 +65,7 @@ def test_the_path_env_benchmark_runs_its_agents_and_refuses_the_others(tmp_path)
     with pytest.raises(ConfigError, match="agents: unknown or empty.*allowed: nat, maskable_ppo"):
         BenchConfig(agents=("dqn",), env="NAT-Path-v0").validate()
     with pytest.raises(ConfigError, match="env: unknown env"):
-        BenchConfig(env="NAT-Depth-v0").validate()
+        BenchConfig(env="NAT-Bogus-v0").validate()
 
 
 def test_a_resumed_benchmark_skips_finished_runs(tmp_path):
