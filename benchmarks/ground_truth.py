@@ -12,7 +12,11 @@ set; every dataset's table trains the same set, so the tables can be compared ce
   (``Uii/random``, :func:`natgym.transitions.random_transform` seed ``20_000 + i``); for the first
   20 a pool/skip-heavy one (``Uii/cheap``, seed ``30_000 + i``, preferring pooling, skip and
   null); for the first 15 the best of 10 samples of the short demo NAT agent (``Uii/agent``,
-  trained on the default digits supernet of the code version that built the set).
+  trained on the default digits supernet of the code version that built the set); for the
+  first 30 a path-level one (``Uii/rewired``, :func:`natgym.wiring.random_rewire` seed
+  ``40_000 + i``: every node's source pair redrawn among the allowed pairs, ops kept), added
+  after the first tables were built (the digits table predates it) and in its input's holdout
+  group.
 
 A third of the groups (an input with all its transformations) is marked ``holdout`` by a
 seeded draw (seed 2026) before any supernet is tuned on the table.
@@ -52,8 +56,10 @@ from natgym.files import write_json, write_text
 from natgym.final import load_data, make_config, train_runs
 from natgym.genotype import Genotype
 from natgym.transitions import random_transform
+from natgym.wiring import random_rewire
 
-UNIFORM, CHEAP_COUNT, AGENT_COUNT = 50, 20, 15
+UNIFORM, CHEAP_COUNT, AGENT_COUNT, REWIRED_COUNT = 50, 20, 15, 30
+REWIRED_SEED = 40_000
 HOLDOUT_SEED = 2026
 CHEAP_OPS = ("max_pool_3x3", "avg_pool_3x3", "max_pool_5x5", "avg_pool_5x5", "skip_connect", "null")
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,13 +96,44 @@ def _agent_transforms(inputs: list[Genotype], out: Path) -> list[Genotype]:
     return [derive(g, policy, evaluator, samples=10, seed=0).after for g in inputs]
 
 
+def _add_rewired(entries: list[dict[str, Any]]) -> bool:
+    """Append the path-level transformations (``Uii/rewired``) of the first
+    :data:`REWIRED_COUNT` uniform inputs when the set has none; each joins its input's holdout
+    group. Returns whether anything was added."""
+    if any(e["kind"] == "rewired" for e in entries):
+        return False
+    by_id = {e["id"]: e for e in entries}
+    for i in range(REWIRED_COUNT):
+        parent = by_id[f"U{i:02d}"]
+        child = random_rewire(parent["genotype"], REWIRED_SEED + i)
+        entries.append(
+            {
+                "id": f"U{i:02d}/rewired",
+                "family": "transformed",
+                "kind": "rewired",
+                "parent": parent["id"],
+                "genotype": child,
+                "holdout": parent["holdout"],
+            }
+        )
+    return True
+
+
+def _write_set(path: Path, entries: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, [{**e, "genotype": e["genotype"].to_dict()} for e in entries], indent=1)
+
+
 def build_set(path: Path = SET) -> list[dict[str, Any]]:
-    """The architecture set (see the module docstring); read from ``path`` when it exists, else
-    built and written there."""
+    """The architecture set (see the module docstring); read from ``path`` when it exists (and
+    extended there by the rewired transformations if it predates them), else built and written
+    there."""
     out = path.parent
     if path.is_file():
-        stored = json.loads(path.read_text())
-        return [{**e, "genotype": Genotype.parse(e["genotype"])} for e in stored]
+        entries = [{**e, "genotype": Genotype.parse(e["genotype"])} for e in json.loads(path.read_text())]
+        if _add_rewired(entries):
+            _write_set(path, entries)
+        return entries
     entries = _zoo_entries()
     uniform = [zoo.sample(10_000 + i) for i in range(UNIFORM)]
     agent = _agent_transforms(uniform[:AGENT_COUNT], out)
@@ -122,8 +159,8 @@ def build_set(path: Path = SET) -> list[dict[str, Any]]:
     held = set(np.random.default_rng(HOLDOUT_SEED).permutation(groups)[: len(groups) // 3].tolist())
     for e in entries:
         e["holdout"] = (e["parent"] or e["id"]) in held
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(path, [{**e, "genotype": e["genotype"].to_dict()} for e in entries], indent=1)
+    _add_rewired(entries)
+    _write_set(path, entries)
     return entries
 
 

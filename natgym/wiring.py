@@ -84,3 +84,17 @@ def describe(before: Genotype, after: Genotype) -> list[str]:
             if p != q:
                 out.append(f"{name} node {i + 2}: {divmod(int(p), s)} -> {divmod(int(q), s)}")
     return out
+
+
+def random_rewire(genotype: Genotype, seed: int | np.random.Generator) -> Genotype:
+    """``genotype`` with every intermediate node's source pair drawn uniformly among the pairs
+    :func:`mask` allows (ops and concat kept): a random path-level transformation, redrawn until
+    at least one node reads other sources."""
+    rng = np.random.default_rng(seed)
+    allowed = mask(genotype)
+    current = pairs(genotype)
+    for _ in range(100):
+        chosen = np.array([rng.choice(np.flatnonzero(row)) for row in allowed], dtype=np.int64)
+        if (chosen != current).any():
+            return rewire(genotype, chosen)
+    raise ValueError("genotype: no node of this cell can be rewired")

@@ -247,3 +247,15 @@ def test_nat_agent_learns_to_rewire_toward_what_the_reward_pays():
     derived = derive(g, result.policy, FunctionEvaluator(reads_input_zero), samples=8, seed=0)
     assert reads_input_zero(derived.after) >= reads_input_zero(g)
     assert wiring.mask(g)[np.arange(8), wiring.pairs(derived.after)].all()
+
+
+@given(st.integers(0, 10_000), st.integers(0, 2**31 - 1), st.sampled_from([2, 4, 5]))
+@settings(max_examples=50, deadline=None)
+def test_random_rewire_changes_some_sources_within_the_mask_and_keeps_ops_and_concat(arch_seed, seed, steps):
+    before = zoo.sample(arch_seed, steps)
+    after = wiring.random_rewire(before, seed)
+    Genotype.parse(after.to_darts())  # a valid cell pair
+    assert (wiring.pairs(after) != wiring.pairs(before)).any()
+    assert wiring.mask(before)[np.arange(2 * steps), wiring.pairs(after)].all()
+    for cb, ca in zip(before.cells, after.cells):
+        assert cb.ops == ca.ops and cb.concat == ca.concat
