@@ -287,3 +287,17 @@ def test_spearman_brown_tau_is_monotone_in_seeds_and_one_seed_gives_the_seed_cor
     more = fidelity.spearman_brown_tau(rho, k + 1)
     assert fidelity.spearman_brown_tau(rho, k) <= more + 1e-12
     assert 0 <= more <= fidelity.spearman_brown_tau(rho, k + 1, scorer=True) <= 1
+
+
+def test_split_half_is_the_tau_of_the_two_halves_means_and_is_printed_from_four_seeds(tmp_path):
+    from scipy.stats import kendalltau
+
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(_table_dict(n_inputs=9, seeds=4)))
+    table = fidelity.load_table(path)
+    values = np.array([a.accuracy for a in table.archs])
+    expected = kendalltau(values[:, :2].mean(1), values[:, 2:].mean(1)).statistic
+    assert fidelity.split_half_tau(table) == pytest.approx(expected)
+    row = fidelity.retest(table)
+    text = fidelity.markdown({"another training run (test-retest)": row}, table)
+    assert f"the mean of 2 seeds like that of 2 others at {expected:.2f} (measured)" in text
