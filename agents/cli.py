@@ -414,11 +414,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dataset",
         default="digits",
-        help="digits, cifar10, cifar100, synthetic, folder:PATH or npz:PATH (default %(default)s)",
+        help="digits, fashion, cifar10, cifar100, synthetic, folder:PATH or npz:PATH (default %(default)s)",
     )
     p.add_argument("--image-size", type=int, default=None, help="resize folder:PATH images to N x N")
     p.add_argument("--steps", type=int, default=None, help="intermediate nodes per cell (default 4)")
-    p.add_argument("--preset", default=None, help="supernet size: digits or cifar10 (default: the dataset's)")
+    p.add_argument(
+        "--preset",
+        default=None,
+        help="supernet shape: digits, fashion, fashion-depth (elastic stage depths) or cifar10 "
+        "(default: the dataset's)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
     p.add_argument("--lr", type=float, default=None, help="SGD learning rate (default: the preset's)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, ...")

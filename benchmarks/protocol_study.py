@@ -220,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         accs, times = {}, []
         for a in archs:
-            results = [json.loads(run_dir(name, a, s).joinpath("result.json").read_text()) for s in range(seeds)]
+            results = [
+                json.loads(run_dir(name, a, s).joinpath("result.json").read_text()) for s in range(seeds)
+            ]
             accs[a] = [r["test_accuracy"] for r in results]
             times += [r["wall_time_s"] for r in results]
         per_arch[name] = accs

@@ -456,7 +456,8 @@ def _halves(table: GroundTruth, subset: str) -> str:
     half = len(table.seeds) // 2
     if half < 2:
         return ""
-    return f", the mean of {half} seeds like that of {half} others at {split_half_tau(table, subset):.2f} (measured)"
+    tau = split_half_tau(table, subset)
+    return f", the mean of {half} seeds like that of {half} others at {tau:.2f} (measured)"
 
 
 def markdown(rows: Mapping[str, Mapping[str, Any]], table: GroundTruth) -> str:

@@ -221,7 +221,11 @@ class SupernetEvaluator(Evaluator):
         """Accuracies of ``(genotype, depths)`` items on one call's images, from the cache where
         scored before on the same (fixed) images and weights."""
         if self.mode == "fixed":
-            subset, images, labels = ("fixed", self.seed, self.batch_size), self._fixed_images, self._fixed_labels
+            subset, images, labels = (
+                ("fixed", self.seed, self.batch_size),
+                self._fixed_images,
+                self._fixed_labels,
+            )
         else:
             import torch
 
@@ -232,7 +236,11 @@ class SupernetEvaluator(Evaluator):
         out = np.empty(len(items), dtype=np.float64)
         todo: dict[tuple[Genotype, tuple[int, ...] | None], list[int]] = {}
         for i, (genotype, depths) in enumerate(items):
-            key = (genotype, self.version, subset) if depths is None else (genotype, depths, self.version, subset)
+            key = (
+                (genotype, self.version, subset)
+                if depths is None
+                else (genotype, depths, self.version, subset)
+            )
             hit = self._cache.get(key) if subset is not None else None
             if hit is None:
                 todo.setdefault((genotype, depths), []).append(i)
@@ -247,7 +255,11 @@ class SupernetEvaluator(Evaluator):
             for genotype, value in zip(unique, acc):
                 out[todo[(genotype, depths)]] = value
                 if subset is not None:
-                    key = (genotype, self.version, subset) if depths is None else (genotype, depths, self.version, subset)
+                    key = (
+                        (genotype, self.version, subset)
+                        if depths is None
+                        else (genotype, depths, self.version, subset)
+                    )
                     self._cache[key] = float(value)
         if len(self._cache) > self.cache_size:
             for key in list(self._cache)[: len(self._cache) // 2]:

@@ -7,7 +7,6 @@ import itertools
 import warnings
 
 import gymnasium as gym
-import numpy as np
 import pytest
 import torch
 from env_toys import sb3_check_env_warnings
@@ -68,10 +67,14 @@ def test_masked_episodes_keep_depths_in_bounds_and_costs_equal_the_cost_model(ar
         if action == 0:
             assert terminated and reward == 0 and d == info["depths_before"]
         else:
-            assert reward == pytest.approx(deeper_is_better(genotype, d) - deeper_is_better(genotype, info["depths_before"]))
+            assert reward == pytest.approx(
+                deeper_is_better(genotype, d) - deeper_is_better(genotype, info["depths_before"])
+            )
     assert steps <= 3 * (most - 1) + 1
     # the last info summarises the episode, and the rewards sum to its accuracy gain
-    assert info["depths_start"] == (1, 1, 1) and total == pytest.approx(info["acc_after"] - info["acc_before"])
+    assert info["depths_start"] == (1, 1, 1) and total == pytest.approx(
+        info["acc_after"] - info["acc_before"]
+    )
     start = network_cost(genotype, 36, depths=(1, 1, 1))
     assert (info["params_before"], info["madds_before"]) == (start.params, start.madds)
 
@@ -120,7 +123,9 @@ def test_bad_arguments_name_the_field():
 # ----------------------------------------------------------------------------- elastic supernet
 def tiny_elastic() -> Supernet:
     torch.manual_seed(0)
-    return Supernet(SupernetConfig(channels=4, layers=8, in_channels=1, stem_multiplier=4, pool_norm=True)).eval()
+    return Supernet(
+        SupernetConfig(channels=4, layers=8, in_channels=1, stem_multiplier=4, pool_norm=True)
+    ).eval()
 
 
 def test_every_depth_runs_the_right_cells_and_the_fast_forward_agrees():
@@ -172,12 +177,16 @@ def test_importance_deepening_grows_the_stages_that_matter_and_stops_when_none_g
     result = deepen_by_importance(env, seed=0)
     # stage 3 gains 0.04 per cell, stage 2 0.01, stage 1 nothing: stage 1 stays shallow
     assert result.depths == (1, 3, 3)
-    assert result.reward == pytest.approx(deeper_is_better(None, (1, 3, 3)) - deeper_is_better(None, (1, 1, 1)))
+    assert result.reward == pytest.approx(
+        deeper_is_better(None, (1, 3, 3)) - deeper_is_better(None, (1, 1, 1))
+    )
     first = result.decisions[0]
     assert first["stage_3"] > first["stage_2"] > first["stage_1"] == 0
     capped = deepen_by_importance(make(), budget=20, seed=0)
     assert capped.queries <= 20 and sum(capped.depths) < sum(result.depths)
-    budgeted = deepen_by_importance(make(madds_budget=depth_cost(zoo.get("DARTS"), (1, 1, 2)).madds, arch="DARTS"))
+    budgeted = deepen_by_importance(
+        make(madds_budget=depth_cost(zoo.get("DARTS"), (1, 1, 2)).madds, arch="DARTS")
+    )
     assert budgeted.depths == (1, 1, 2)
 
 

@@ -68,7 +68,11 @@ def test_random_concat_draws_non_empty_subsets():
 def test_new_fields_at_defaults_keep_the_cache_key():
     net = {**default_config("digits").net.to_dict(), "pool_norm": False}
     config = default_config("digits", net=net, random_concat=False)
-    data = {k: v for k, v in config.to_dict().items() if k not in ("archs", "input_prob", "random_concat", "image_size")}
+    data = {
+        k: v
+        for k, v in config.to_dict().items()
+        if k not in ("archs", "input_prob", "random_concat", "image_size")
+    }
     data["net"] = {k: v for k, v in data["net"].items() if k != "pool_norm"}  # as format 1 wrote it
     text = json.dumps({"format": FORMAT, "version": SUPERNET_VERSION, **data}, sort_keys=True)
     assert config.key() == hashlib.sha256(text.encode()).hexdigest()[:12]

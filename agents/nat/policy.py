@@ -155,7 +155,9 @@ class NATPolicy(nn.Module):
         graphs, s = h.shape[0], sources(steps)
         target = h[:, 2:].unsqueeze(2).unsqueeze(3).expand(-1, -1, 2, s, -1)  # (G, steps, slot, src, d)
         source = h[:, :s].unsqueeze(1).unsqueeze(2).expand(-1, steps, 2, -1, -1)
-        kind = torch.arange(2, device=h.device).repeat(graphs // 2)[:, None] * 2 + torch.arange(2, device=h.device)
+        kind = torch.arange(2, device=h.device).repeat(graphs // 2)[:, None] * 2 + torch.arange(
+            2, device=h.device
+        )
         slot = self.source_slot(kind)[:, None, :, None, :].expand_as(target)
         score = self.source_head(torch.cat([target, source, slot], dim=-1)).squeeze(-1)  # (G, steps, 2, S)
         pair = score[:, :, 0, :, None] + score[:, :, 1, None, :]  # (G, steps, a, b)

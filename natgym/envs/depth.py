@@ -109,22 +109,29 @@ class NATDepthEnv(HonestSpec, gym.Env):
         pool: EvaluatorPool | None = None,
         render_mode: str | None = None,
     ) -> None:
-        self.transform = Transform.build(steps, "natpp", arch, invalid_action, invalid_penalty, cost_weight, exclude)
+        self.transform = Transform.build(
+            steps, "natpp", arch, invalid_action, invalid_penalty, cost_weight, exclude
+        )
         if isinstance(max_depth, bool) or not isinstance(max_depth, (int, np.integer)) or max_depth < 1:
             raise ConfigError(f"max_depth: expected a positive integer, got {max_depth!r}")
         self.max_depth = int(max_depth)
         self.start_depths = self._check_depths(start_depths, "start_depths")
         if madds_budget is not None and not (isinstance(madds_budget, (int, float)) and madds_budget > 0):
-            raise ConfigError(f"madds_budget: expected None or a positive number of MAdds, got {madds_budget!r}")
+            raise ConfigError(
+                f"madds_budget: expected None or a positive number of MAdds, got {madds_budget!r}"
+            )
         self.madds_budget = madds_budget
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(f"render_mode: unknown mode {render_mode!r}; allowed: ansi")
         self.render_mode = render_mode
-        self.evaluator = bind_evaluator(DEFAULT_REWARD if reward is None else reward, pool, self.transform.steps)
+        self.evaluator = bind_evaluator(
+            DEFAULT_REWARD if reward is None else reward, pool, self.transform.steps
+        )
         if not self.evaluator.elastic:
             raise ConfigError(
                 f"reward: NAT-Depth-v0 needs an elastic-depth supernet, and {self.evaluator.describe()} was "
-                "not trained with elastic_depth; pass reward={'dataset': 'fashion', 'preset': 'fashion-depth'} "
+                "not trained with elastic_depth; pass reward={'dataset': 'fashion', "
+                "'preset': 'fashion-depth'} "
                 "(the default) or a supernet trained with elastic_depth=True"
             )
         model = getattr(self.evaluator, "model", None)
@@ -157,7 +164,8 @@ class NATDepthEnv(HonestSpec, gym.Env):
             or not all(1 <= d <= self.max_depth for d in values)
         ):
             raise ConfigError(
-                f"{field}: expected three integers in 1..{self.max_depth} (normal cells per stage), got {depths!r}"
+                f"{field}: expected three integers in 1..{self.max_depth} (normal cells per stage), "
+                f"got {depths!r}"
             )
         return tuple(int(d) for d in values)
 
@@ -198,7 +206,11 @@ class NATDepthEnv(HonestSpec, gym.Env):
         self.episode_start = self.depths
         self.steps_taken, self.invalid_actions, self.last_info = 0, 0, {}
         obs = self._observe()
-        return obs, {"genotype": self.genotype.to_darts(), "depths": self.depths, "action_mask": obs["action_mask"]}
+        return obs, {
+            "genotype": self.genotype.to_darts(),
+            "depths": self.depths,
+            "action_mask": obs["action_mask"],
+        }
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         if self.genotype is None:
@@ -206,8 +218,14 @@ class NATDepthEnv(HonestSpec, gym.Env):
         if self.last_info.get("done"):
             raise gym.error.ResetNeeded("step: the episode is over; call reset()")
         arr = np.asarray(action)
-        if arr.shape not in ((), (1,)) or not np.issubdtype(arr.dtype, np.integer) or not 0 <= int(arr.reshape(-1)[0]) < 4:
-            raise InvalidActionError(f"action: expected one integer in 0..3 (0 stops, s deepens stage s), got {action!r}")
+        if (
+            arr.shape not in ((), (1,))
+            or not np.issubdtype(arr.dtype, np.integer)
+            or not 0 <= int(arr.reshape(-1)[0]) < 4
+        ):
+            raise InvalidActionError(
+                f"action: expected one integer in 0..3 (0 stops, s deepens stage s), got {action!r}"
+            )
         a = int(arr.reshape(-1)[0])
         before = self.depths
         cost_before = depth_cost(self.genotype, before)
@@ -226,7 +244,10 @@ class NATDepthEnv(HonestSpec, gym.Env):
         # the episode's start, this step's before and after, scored in one call on the same images
         unique = list(dict.fromkeys([self.episode_start, before, after]))
         scores = dict(zip(unique, self.evaluator.depth_accuracy(self.genotype, unique).tolist()))
-        start_cost, cost_after = depth_cost(self.genotype, self.episode_start), depth_cost(self.genotype, after)
+        start_cost, cost_after = (
+            depth_cost(self.genotype, self.episode_start),
+            depth_cost(self.genotype, after),
+        )
         reward = scores[after] - scores[before]
         if self.transform.cost_weight:
             reward += self.transform.cost_weight * (1.0 - cost_after.madds / cost_before.madds)

@@ -98,8 +98,8 @@ PRESETS: dict[str, SupernetConfig] = {
 cores), ``fashion`` (C = 8 and the paper's 8 cells -- two normal cells per stage, two reductions
 -- for Fashion-MNIST at 14 px on CPU), ``cifar10`` (the paper's 8 cells x 20 channels, 15.0M
 parameters) and ``fashion-depth`` (the elastic-depth supernet of ``NAT-Depth-v0``: up to 3 normal
-cells per stage, 11 cells, a stem as wide as a cell's output so that every stage can run 1 cell). Both follow every
-pooling op with a norm, as the reference supernet does (measured on digits:
+cells per stage, 11 cells, a stem as wide as a cell's output so that every stage can run 1 cell).
+All follow every pooling op with a norm, as the reference supernet does (measured on digits:
 ``benchmarks/results/fidelity_study``)."""
 
 
@@ -316,7 +316,8 @@ class Supernet(nn.Module):
         most = self.max_depths
         depths = tuple(depths)
         if len(depths) != 3 or any(
-            isinstance(d, bool) or not isinstance(d, Integral) or not 1 <= d <= m for d, m in zip(depths, most)
+            isinstance(d, bool) or not isinstance(d, Integral) or not 1 <= d <= m
+            for d, m in zip(depths, most)
         ):
             raise ConfigError(
                 f"depths: expected three integers, stage s in 1..{list(most)}[s] (this supernet's "
