@@ -235,7 +235,7 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
             f"{evaluator.dataset!r}"
         )
     scores = {
-        **fidelity.supernet_scores(table, evaluator),
+        **fidelity.supernet_scores(table, evaluator, positive_int("images", args.images)),
         **fidelity.cost_scorers(table),
         "NASWOT (init)": fidelity.naswot_scores(table),
     }
@@ -257,6 +257,7 @@ def _evaluator_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
+    from natgym.fidelity import SCORE_IMAGES
     parser = argparse.ArgumentParser(
         prog="natgym", description="Neural Architecture Transformer++ as a Gymnasium environment."
     )
@@ -459,6 +460,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--table", default=None, metavar="PATH", help="ground-truth file (default: the shipped one)"
     )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default %(default)s)")
+    p.add_argument(
+        "--images",
+        type=int,
+        default=SCORE_IMAGES,
+        help="policy-split images the supernet is scored on (default %(default)s; all when fewer)",
+    )
     p.add_argument("--out", default=None, metavar="FILE", help="also write the numbers as JSON")
     p.set_defaults(func=cmd_fidelity)
     p = sub.add_parser("zoo", help="list zoo architectures with their cost, or show one")

@@ -288,15 +288,20 @@ class SupernetEvaluator(Evaluator):
             "cotrain": self.cotrain,
         }
 
-    def accuracy_on(self, genotypes: Sequence[Genotype], split: str = "policy") -> np.ndarray:
-        """Accuracy averaged over a whole split (``train``, ``policy`` or ``test``), scored in
+    def accuracy_on(
+        self, genotypes: Sequence[Genotype], split: str = "policy", limit: int | None = None
+    ) -> np.ndarray:
+        """Accuracy averaged over a whole split (``train``, ``policy`` or ``test``) -- or its
+        first ``limit`` images (the split's order is already a seeded shuffle) -- scored in
         consecutive batches of ``batch_size`` images (the last one may be smaller). Not cached and
         not counted in ``queries``."""
         if split not in ("train", "policy", "test"):
             raise ConfigError(f"split: unknown split {split!r}; allowed: train, policy, test")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ConfigError(f"limit: expected a positive number of images or None, got {limit!r}")
         genotypes = self.model.check(genotypes)
         part: Split = getattr(self.data, split)
-        images, labels = self._to_device(part.images), part.labels.to(self.device)
+        images, labels = self._to_device(part.images[:limit]), part.labels[:limit].to(self.device)
         correct = np.zeros(len(genotypes))
         for start in range(0, len(labels), self.batch_size):
             stop = min(start + self.batch_size, len(labels))

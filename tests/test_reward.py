@@ -196,3 +196,18 @@ def test_training_until_convs_learn_ranks_null_at_chance_and_spreads(digits):
     largest_class = np.bincount(digits.policy.labels.numpy()).max() / len(digits.policy)
     assert report["null"] <= largest_class + 1e-9
     assert report["random_max"] - report["random_min"] > 2 * report["noise_std"]
+
+
+def test_accuracy_on_a_limit_scores_the_first_images_of_the_split(digits):
+    ev = _evaluator(digits)
+    gs = [zoo.get("DARTS"), zoo.sample(1)]
+    first = ev.accuracy_on(gs, "policy", limit=100)
+    images, labels = ev._to_device(digits.policy.images[:100]), digits.policy.labels[:100]
+    b = ev.batch_size  # scored in batches of batch_size, weighted by their sizes
+    parts = [
+        ev._score(gs, images[i : i + b], labels[i : i + b]) * len(labels[i : i + b]) for i in range(0, 100, b)
+    ]
+    assert np.allclose(first, sum(parts) / 100)
+    assert np.allclose(ev.accuracy_on(gs, "policy", limit=10**6), ev.accuracy_on(gs, "policy"))
+    with pytest.raises(ConfigError, match="limit: expected a positive number"):
+        ev.accuracy_on(gs, "policy", limit=0)

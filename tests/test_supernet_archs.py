@@ -71,12 +71,15 @@ def test_new_fields_at_defaults_keep_the_cache_key():
     data = {
         k: v
         for k, v in config.to_dict().items()
-        if k not in ("archs", "input_prob", "random_concat", "image_size")
+        if k not in ("archs", "input_prob", "random_concat", "image_size", "elastic_depth")
     }
     data["net"] = {k: v for k, v in data["net"].items() if k != "pool_norm"}  # as format 1 wrote it
     text = json.dumps({"format": FORMAT, "version": SUPERNET_VERSION, **data}, sort_keys=True)
     assert config.key() == hashlib.sha256(text.encode()).hexdigest()[:12]
     assert default_config("digits", archs="mixed").key() != config.key()
+    assert default_config("fashion", preset="fashion-depth").key() != default_config(
+        "fashion", preset="fashion-depth", elastic_depth=False
+    ).key()
 
 
 def test_the_cache_key_changes_with_the_supernet_version(tmp_path, monkeypatch):
