@@ -258,6 +258,7 @@ def _evaluator_arguments(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     from natgym.fidelity import SCORE_IMAGES
+
     parser = argparse.ArgumentParser(
         prog="natgym", description="Neural Architecture Transformer++ as a Gymnasium environment."
     )

@@ -77,9 +77,10 @@ def test_new_fields_at_defaults_keep_the_cache_key():
     text = json.dumps({"format": FORMAT, "version": SUPERNET_VERSION, **data}, sort_keys=True)
     assert config.key() == hashlib.sha256(text.encode()).hexdigest()[:12]
     assert default_config("digits", archs="mixed").key() != config.key()
-    assert default_config("fashion", preset="fashion-depth").key() != default_config(
-        "fashion", preset="fashion-depth", elastic_depth=False
-    ).key()
+    assert (
+        default_config("fashion", preset="fashion-depth").key()
+        != default_config("fashion", preset="fashion-depth", elastic_depth=False).key()
+    )
 
 
 def test_the_cache_key_changes_with_the_supernet_version(tmp_path, monkeypatch):
