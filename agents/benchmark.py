@@ -76,12 +76,13 @@ def check_agents(agents: Sequence[str], allowed: Sequence[str]) -> None:
 ENVS: dict[str, tuple[str, ...]] = {
     "NAT-Cell-v0": AGENTS,
     "NAT-Path-v0": ("nat", "maskable_ppo", "ppo", "a2c", "random", "evolution", "bo"),
-    "NAT-Depth-v0": ("maskable_ppo", "ppo", "a2c", "random", "importance"),
+    "NAT-Depth-v0": ("maskable_ppo", "ppo", "a2c", "random", "evolution", "bo", "importance"),
 }
 """The envs a per-arch benchmark runs on, with the agents that solve each (on NAT-Path-v0, ops
 and wiring, the NAT agent uses its source head; DQN needs a one-choice-per-step env). On
-NAT-Depth-v0 (stage depths, multi-step episodes) ``random`` plays random allowed episodes and
-``importance`` is the stage-importance deepening of :mod:`agents.search.deepen`."""
+NAT-Depth-v0 (stage depths, multi-step episodes) ``random`` plays random allowed episodes,
+``evolution`` and ``bo`` search the final depths, and ``importance`` is the stage-importance
+deepening (:mod:`agents.search.deepen`)."""
 
 
 @dataclass
@@ -171,17 +172,24 @@ Greedy = Callable[[], tuple[float, dict[str, Any]]] | None
 
 def search_method(agent: str, env: str = "NAT-Cell-v0") -> Callable[..., Any]:
     """The search function of a search baseline on ``env`` (``random``, ``evolution``, ``bo``;
-    on NAT-Depth-v0 ``random`` and ``importance``)."""
+    on NAT-Depth-v0 also ``importance``)."""
     from agents.search import (
         bayesian_optimization,
+        bo_depths,
         deepen_by_importance,
+        evolve_depths,
         random_depths,
         random_search,
         regularized_evolution,
     )
 
     if env == "NAT-Depth-v0":
-        return {"random": random_depths, "importance": deepen_by_importance}[agent]
+        return {
+            "random": random_depths,
+            "evolution": evolve_depths,
+            "bo": bo_depths,
+            "importance": deepen_by_importance,
+        }[agent]
     return {"random": random_search, "evolution": regularized_evolution, "bo": bayesian_optimization}[agent]
 
 

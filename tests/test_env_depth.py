@@ -206,3 +206,15 @@ def test_the_depth_benchmark_runs_its_agents_and_the_random_episodes_stay_in_bud
     assert json.loads((tmp_path / "results.json").read_text())["config"]["env"] == "NAT-Depth-v0"
     best = random_depths(make(), budget=30, seed=0)
     assert 30 <= best.queries <= 30 + 3 * 7 and all(1 <= d <= 3 for d in best.depths)
+
+
+@pytest.mark.parametrize("search", ["evolve_depths", "bo_depths"])
+def test_evolution_and_bo_over_depths_find_the_best_triple_within_budget(search):
+    import agents.search as searches
+
+    result = getattr(searches, search)(make(), budget=400, seed=0)
+    # the toy pays 0.04 per stage-3 cell and 0.01 per stage-2 cell: (any, 3, 3) is best
+    assert result.depths[1:] == (3, 3) and result.queries <= 400 + 3 * 7
+    assert result.reward == pytest.approx(
+        deeper_is_better(None, (1, 3, 3)) - deeper_is_better(None, (1, 1, 1))
+    )

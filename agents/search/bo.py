@@ -90,8 +90,22 @@ def embed(genotype: Genotype, actions: np.ndarray, width: int = NUM_OPS) -> np.n
 def _propose(
     genotype: Genotype, xs: list[np.ndarray], ys: list[float], pool: np.ndarray, q: int, width: int
 ) -> np.ndarray | None:
-    """Indices into ``pool`` of the ``q`` candidates with the highest log-EI, or None when the
-    GP cannot be fitted (all rewards equal, or the fit fails)."""
+    """Indices into ``pool`` of the ``q`` transformations with the highest log-EI
+    (:func:`rank_by_ei` on their :func:`embed` features, fitted on at most :data:`MAX_TRAIN`)."""
+    if len(xs) > MAX_TRAIN:
+        best = np.argsort(ys, kind="stable")[::-1][: MAX_TRAIN // 2]
+        rest = np.setdiff1d(np.arange(len(xs)), best)[-(MAX_TRAIN - len(best)) :]
+        keep = np.concatenate([best, rest])
+        xs, ys = [xs[i] for i in keep], [ys[i] for i in keep]
+    feats = torch.from_numpy(embed(genotype, np.concatenate([np.stack(xs), pool]), width))
+    return rank_by_ei(feats[: len(xs)], ys, feats[len(xs) :], q)
+
+
+def rank_by_ei(train_x: torch.Tensor, ys: list[float], cand_x: torch.Tensor, q: int) -> np.ndarray | None:
+    """Indices of the ``q`` rows of ``cand_x`` with the highest ``LogExpectedImprovement`` under a
+    ``SingleTaskGP`` (scaled Matern-5/2, standardised outcomes, fitted by maximum marginal
+    likelihood) on ``(train_x, ys)``; None when it cannot be fitted (all rewards equal, or the
+    fit fails)."""
     from botorch.acquisition import LogExpectedImprovement
     from botorch.exceptions import ModelFittingError
     from botorch.fit import fit_gpytorch_mll
@@ -100,16 +114,9 @@ def _propose(
     from gpytorch.kernels import MaternKernel, ScaleKernel
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
-    if len(xs) > MAX_TRAIN:
-        best = np.argsort(ys, kind="stable")[::-1][: MAX_TRAIN // 2]
-        rest = np.setdiff1d(np.arange(len(xs)), best)[-(MAX_TRAIN - len(best)) :]
-        keep = np.concatenate([best, rest])
-        xs, ys = [xs[i] for i in keep], [ys[i] for i in keep]
     if len(set(ys)) < 2:
         return None
     y = torch.tensor(ys, dtype=torch.float64)[:, None]
-    feats = torch.from_numpy(embed(genotype, np.concatenate([np.stack(xs), pool]), width))
-    train_x, cand_x = feats[: len(xs)], feats[len(xs) :]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # BoTorch's notes on input scaling and noise levels
         model = SingleTaskGP(
