@@ -214,3 +214,22 @@ def test_evaluate_with_the_fashion_preset_trains_on_the_real_files(tmp_path):
     assert result["dataset"] == "fashion" and result["config"]["image_size"] == 14
     assert 0.25 < result["test_accuracy"][0] < 1.0  # well above chance (0.1) after 50 steps
     assert result["params"] > 0 and result["params_cifar"] > result["params"]
+
+
+def test_the_shipped_fashion_truth_is_the_preset_on_the_ground_truth_set():
+    import json
+    from pathlib import Path
+
+    from natgym import fidelity
+    from natgym.genotype import Genotype
+
+    table = fidelity.load_table(dataset="fashion")  # refuses a table of another protocol
+    assert table.protocol["preset"] == "fashion" and len(table.seeds) >= 2 and len(table.archs) >= 150
+    path = (
+        Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "ground_truth" / "architectures.json"
+    )
+    members = {e["id"]: Genotype.parse(e["genotype"]) for e in json.loads(path.read_text())}
+    assert all(members[a.id] == a.genotype for a in table.archs)
+    assert all(0.1 < min(a.accuracy) <= max(a.accuracy) < 1 for a in table.archs)
+    row = fidelity.retest(table)
+    assert 0 < row["kendall_tau"] <= fidelity.mean_retest_tau(table) <= fidelity.ceiling_tau(table) <= 1
