@@ -236,12 +236,7 @@ class SupernetEvaluator(Evaluator):
         out = np.empty(len(items), dtype=np.float64)
         todo: dict[tuple[Genotype, tuple[int, ...] | None], list[int]] = {}
         for i, (genotype, depths) in enumerate(items):
-            key = (
-                (genotype, self.version, subset)
-                if depths is None
-                else (genotype, depths, self.version, subset)
-            )
-            hit = self._cache.get(key) if subset is not None else None
+            hit = self._cache.get((genotype, depths, self.version, subset)) if subset is not None else None
             if hit is None:
                 todo.setdefault((genotype, depths), []).append(i)
             else:
@@ -255,12 +250,7 @@ class SupernetEvaluator(Evaluator):
             for genotype, value in zip(unique, acc):
                 out[todo[(genotype, depths)]] = value
                 if subset is not None:
-                    key = (
-                        (genotype, self.version, subset)
-                        if depths is None
-                        else (genotype, depths, self.version, subset)
-                    )
-                    self._cache[key] = float(value)
+                    self._cache[(genotype, depths, self.version, subset)] = float(value)
         if len(self._cache) > self.cache_size:
             for key in list(self._cache)[: len(self._cache) // 2]:
                 del self._cache[key]

@@ -21,8 +21,8 @@ The same network scores the normal and the reduce cell (both are graphs in one
 a masked categorical over each intermediate node's ordered source pair ``(a, b)``, whose logit is
 ``g(h_j, h_a, slot 0) + g(h_j, h_b, slot 1)`` -- ``g`` an MLP over the node embeddings the GCN
 computed (target node ``j``, candidate source), the edge slot and the cell type -- with
-``obs["wiring_mask"]`` (or :func:`natgym.wiring.mask` of the observed cell) masking pairs exactly as
-BMSoftmax masks ops. ``forward`` then returns a :class:`~agents.nat.bmsoftmax.Joint` of the op
+``obs["wiring_mask"]`` (required: the env's, or :func:`observe` with ``wiring=True``) masking pairs
+exactly as BMSoftmax masks ops. ``forward`` then returns a :class:`~agents.nat.bmsoftmax.Joint` of the op
 distribution and the pair distribution, in the env's action order (ops, then pairs).
 """
 
@@ -41,6 +41,7 @@ from natgym.genotype import Genotype
 from natgym.graph import NODE_FEATURES, encode, to_pyg_batch
 from natgym.space import NUM_OPS
 from natgym.transitions import TransitionRule, get_rule
+from natgym.wiring import mask as wiring_mask
 from natgym.wiring import sources
 
 VARIANTS: tuple[str, ...] = ("improved", "faithful")
@@ -52,12 +53,10 @@ def observe(
     """The env's observation of ``genotype``: :func:`natgym.graph.encode` plus the flat
     ``action_mask`` (``2E * 13``, 1 = allowed) of ``rule``, and with ``wiring`` NAT-Path-v0's
     ``wiring_mask`` (:func:`natgym.wiring.mask`)."""
-    from natgym import wiring as paths
-
     obs = encode(genotype)
     obs["action_mask"] = get_rule(rule).mask(obs["edge_ops"]).reshape(-1).astype(np.int8)
     if wiring:
-        obs["wiring_mask"] = paths.mask(genotype).astype(np.int8)
+        obs["wiring_mask"] = wiring_mask(genotype).astype(np.int8)
     return obs
 
 
@@ -112,7 +111,7 @@ class NATPolicy(nn.Module):
         heads = [self.head[-1] if isinstance(self.head, nn.Sequential) else self.head]
         if wiring:
             width = hidden if variant == "improved" else 100
-            self.source_slot = nn.Embedding(2 * 2, width)  # (cell type, edge slot within the node)
+            self.source_slot = nn.Embedding(2 * 2, width)  # per (cell type, edge slot of the node)
             self.source_head = nn.Sequential(nn.Linear(3 * width, hidden), nn.ReLU(), nn.Linear(hidden, 1))
             heads.append(self.source_head[-1])
         for last in heads:  # start close to the uniform valid policy
@@ -155,9 +154,8 @@ class NATPolicy(nn.Module):
         graphs, s = h.shape[0], sources(steps)
         target = h[:, 2:].unsqueeze(2).unsqueeze(3).expand(-1, -1, 2, s, -1)  # (G, steps, slot, src, d)
         source = h[:, :s].unsqueeze(1).unsqueeze(2).expand(-1, steps, 2, -1, -1)
-        kind = torch.arange(2, device=h.device).repeat(graphs // 2)[:, None] * 2 + torch.arange(
-            2, device=h.device
-        )
+        cell = torch.arange(graphs, device=h.device) % 2  # graph 2b + c is cell c of sample b
+        kind = cell[:, None] * 2 + torch.arange(2, device=h.device)  # (cell type, edge slot)
         slot = self.source_slot(kind)[:, None, :, None, :].expand_as(target)
         score = self.source_head(torch.cat([target, source, slot], dim=-1)).squeeze(-1)  # (G, steps, 2, S)
         pair = score[:, :, 0, :, None] + score[:, :, 1, None, :]  # (G, steps, a, b)

@@ -17,8 +17,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from natgym.checks import positive_int
 from natgym.envs.depth import STOP, depth_cost
-from natgym.errors import ConfigError
 
 
 @dataclass
@@ -38,8 +38,8 @@ def deepen_by_importance(
     """Run one episode of ``env`` (``NAT-Depth-v0``) with the importance rule (module docstring);
     ``min_gain`` is the accuracy gain a deepening must exceed, ``budget`` caps the queries
     (the search stops before a decision it cannot pay for)."""
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
-        raise ConfigError(f"budget: expected a positive number of supernet queries or None, got {budget!r}")
+    if budget is not None:
+        positive_int("budget", budget)
     base = env.unwrapped
     obs, info = env.reset(seed=seed)
     genotype, evaluator = base.genotype, base.evaluator
@@ -72,8 +72,7 @@ def deepen_by_importance(
 def random_depths(env: gym.Env, budget: int, seed: int = 0) -> DeepenResult:
     """Episodes of uniformly random allowed actions (stop included) until ``budget`` supernet
     queries are spent; returns the episode with the highest return (the earliest among ties)."""
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise ConfigError(f"budget: expected a positive number of supernet queries, got {budget!r}")
+    positive_int("budget", budget)
     rng = np.random.default_rng(seed)
     queries, best = 0, None
     episode = 0
@@ -110,8 +109,7 @@ def _triples(most: int) -> list[tuple[int, int, int]]:
 
 def _search(env: gym.Env, budget: int, seed: int, propose: Any) -> DeepenResult:
     """Play ``propose(history, rng)``'s targets until ``budget`` queries are spent; the best."""
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise ConfigError(f"budget: expected a positive number of supernet queries, got {budget!r}")
+    positive_int("budget", budget)
     rng = np.random.default_rng(seed)
     history: list[DeepenResult] = []
     queries = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import gymnasium as gym
@@ -11,6 +12,7 @@ import numpy as np
 from gymnasium import spaces
 
 from natgym import graph
+from natgym.checks import finite, positive_int
 from natgym.cost import Cost, network_cost
 from natgym.envs.core import HonestSpec, Transform, bind_evaluator
 from natgym.errors import ConfigError, InvalidActionError
@@ -29,8 +31,13 @@ COST_CHANNELS = 36
 def depth_cost(genotype: Genotype, depths: Sequence[int]) -> Cost:
     """Params and MAdds of the CIFAR-size network of ``genotype`` with ``depths`` normal cells
     per stage (:func:`natgym.cost.network_cost`; equal to :class:`natgym.network.Network`'s
-    parameter count)."""
-    return network_cost(genotype, COST_CHANNELS, depths=tuple(int(d) for d in depths))
+    parameter count), cached: the env asks for the same few every step."""
+    return _depth_cost(genotype, tuple(int(d) for d in depths))
+
+
+@lru_cache(maxsize=1 << 14)
+def _depth_cost(genotype: Genotype, depths: tuple[int, ...]) -> Cost:
+    return network_cost(genotype, COST_CHANNELS, depths=depths)
 
 
 class NATDepthEnv(HonestSpec, gym.Env):
@@ -112,15 +119,11 @@ class NATDepthEnv(HonestSpec, gym.Env):
         self.transform = Transform.build(
             steps, "natpp", arch, invalid_action, invalid_penalty, cost_weight, exclude
         )
-        if isinstance(max_depth, bool) or not isinstance(max_depth, (int, np.integer)) or max_depth < 1:
-            raise ConfigError(f"max_depth: expected a positive integer, got {max_depth!r}")
-        self.max_depth = int(max_depth)
+        self.max_depth = positive_int("max_depth", max_depth)
         self.start_depths = self._check_depths(start_depths, "start_depths")
-        if madds_budget is not None and not (isinstance(madds_budget, (int, float)) and madds_budget > 0):
-            raise ConfigError(
-                f"madds_budget: expected None or a positive number of MAdds, got {madds_budget!r}"
-            )
-        self.madds_budget = madds_budget
+        self.madds_budget = (
+            None if madds_budget is None else finite("madds_budget", madds_budget, 0.0, open_low=True)
+        )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(f"render_mode: unknown mode {render_mode!r}; allowed: ansi")
         self.render_mode = render_mode
